@@ -1,0 +1,17 @@
+/*
+ * cmd_list.h: every command, once.  Both pgmigctl (argument checks, help)
+ * and pgmigd (dispatch, privilege) are built from this list; the daemon
+ * side of each command lives in its own file, src/cmd_NAME.c, exporting
+ * cmd_NAME_exec.
+ *
+ * CMD(ident, name, alias, usage, min_args, max_args, flags, options, summary)
+ *
+ * options: comma-separated long options; "name" is a flag, "name=" takes
+ * a value.  They travel in the request's "opts" object.
+ */
+CMD(ping, "ping", NULL, "", 0, 0, CMD_READ, "",
+    "round trip to the daemon")
+CMD(status, "status", NULL, "", 0, 0, CMD_READ, "",
+    "version, uptime, pid, configuration and databases")
+CMD(reload, "reload", NULL, "", 0, 0, CMD_MUTATE | CMD_DAEMON_ONLY, "",
+    "reload the configuration file (same as SIGHUP)")

@@ -1,0 +1,35 @@
+/*
+ * pgmigd.h: the daemon's top-level state, handed to each module that
+ * needs it (never reached as a global).
+ */
+#ifndef PGMIG_PGMIGD_H
+#define PGMIG_PGMIGD_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <time.h>
+
+struct event_base;
+struct conf;
+struct ctl_server;
+struct event;
+
+struct pgmigd {
+	struct event_base *base;
+	struct conf *conf;	/* swapped whole on a successful reload */
+	char *conf_path;
+	time_t started;
+	int64_t started_ms;	/* monotonic */
+	struct ctl_server *ctl;	/* NULL with --once */
+	bool once;
+	bool stopping;
+	struct event *grace;	/* bounds the shutdown */
+	gid_t control_gid;	/* (gid_t)-1: no control group */
+	unsigned reloads;
+};
+
+int pgmigd_reload(struct pgmigd *, char **);
+void pgmigd_update_status(struct pgmigd *);
+
+#endif

@@ -10,6 +10,10 @@
  * for the first time.
  */
 
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L	/* localtime_r, strnlen */
+#endif
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -477,7 +481,8 @@ cron_parse(const char *spec, struct cron *ret, char *err, size_t errlen)
 			break;
 		}
 	}
-	*ret = c;
+	if (ret != NULL)
+		*ret = c;
 	return (0);
 }
 
@@ -580,6 +585,8 @@ cron_local(time_t t, struct civil *ret)
 
 	if (localtime_r(&t, &tm) == NULL)
 		return (-1);
+	if (tm.tm_year < -1000000 || tm.tm_year > 1000000)
+		return (-1);	/* keep year arithmetic far from overflow */
 	ret->year = tm.tm_year + 1900;
 	ret->mon = tm.tm_mon + 1;
 	ret->mday = tm.tm_mday;

@@ -11,7 +11,9 @@
  * such as mon-fri); weekday 7 is Sunday, like 0.  Macros: @yearly,
  * @annually, @monthly, @weekly, @daily, @midnight and @hourly (any case);
  * @reboot is rejected.  Fields are separated by spaces or tabs; leading and
- * trailing white space is ignored.
+ * trailing white space (including a newline) is ignored.  Numbers have at
+ * most 3 digits; a step may not exceed the number of values in its field
+ * (60, 60, 24, 31, 12 and 8 for 0-7).
  *
  * Day matching follows Vixie cron: when both the day-of-month and the
  * day-of-week field are restricted, a day matches if EITHER matches;
@@ -34,7 +36,12 @@
  *    nothing fires, so "0 * * * *" fires at 01:00 (first occurrence) and
  *    then 02:00, two real hours later.
  * The sequence of fire times is therefore strictly increasing both in real
- * time and in local wall-clock time.
+ * time and in local wall-clock time.  This is exact as long as the zone
+ * changes its UTC offset at most once in any 48 hours, which holds for
+ * every zone in tzdata from 1970 to 2040; with changes closer together
+ * (possible with a contrived POSIX TZ rule) a wall time repeated by a
+ * fall-back may fire at its second occurrence instead of its first.
+ * Nothing is ever returned at or before `after`.
  */
 
 #ifndef CRON_H
@@ -65,6 +72,7 @@ struct cron {
  * cron_parse: 0 on success (writes *ret only then); -1 with a short English
  * reason in err (never echo more than 32 chars of the input).  err may be
  * NULL or errlen 0; the message is truncated to errlen and NUL-terminated.
+ * ret may be NULL to check the syntax only.
  * Specs longer than CRON_MAX_LEN characters are rejected.
  */
 int cron_parse(const char *spec, struct cron *ret, char *err, size_t errlen);
@@ -74,8 +82,9 @@ int cron_parse(const char *spec, struct cron *ret, char *err, size_t errlen);
  * in the process's local time zone (TZ/tzset, which the daemon sets).  0
  * and *ret_next on success; -1 when nothing matches within 5 years (e.g.
  * "0 0 30 2 *"; precisely: no matching wall time before the end of the
- * fifth calendar year after the one containing `after`).  DST handling is
- * described at the top of this file.
+ * fifth calendar year after the one containing `after`, so "0 0 29 2 *"
+ * gives -1 between 2096-02-29 and 2099-01-01 because 2100 is not a leap
+ * year).  DST handling is described at the top of this file.
  */
 int cron_next(const struct cron *c, time_t after, time_t *ret_next);
 

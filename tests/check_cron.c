@@ -2,6 +2,10 @@
  * check_cron.c: unit tests for src/cron.c (Check framework).
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE		/* timegm, setenv, clock_gettime */
+#endif
+
 #include <check.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -597,6 +601,11 @@ START_TEST(test_parse_reject_null)
 
 	ck_assert_int_eq(cron_parse(NULL, &c, err, sizeof err), -1);
 	ck_assert_str_ne(err, "");
+	/* ret may be NULL: validation only. */
+	ck_assert_int_eq(cron_parse("*/5 * * * *", NULL, err, sizeof err), 0);
+	ck_assert_int_eq(cron_parse("@daily", NULL, NULL, 0), 0);
+	ck_assert_int_eq(cron_parse("61 * * * *", NULL, err, sizeof err), -1);
+	ck_assert_int_eq(cron_parse("@reboot", NULL, NULL, 0), -1);
 }
 END_TEST
 
@@ -795,6 +804,10 @@ START_TEST(test_next_leap)
 	    utc(2104, 2, 29, 0, 0, 0));		/* 2100 is not */
 	/* 2096-03 to 2104-02 is more than 5 years: give up. */
 	next_none("0 0 29 2 *", utc(2096, 3, 1, 0, 0, 0));
+	next_none("0 0 29 2 *", utc(2096, 2, 29, 0, 0, 0));
+	next_none("0 0 29 2 *", utc(2098, 12, 31, 23, 59, 58));
+	next_is("0 0 29 2 *", utc(2098, 12, 31, 23, 59, 59),
+	    utc(2104, 2, 29, 0, 0, 0));
 	/* Feb 29 or any Thursday in February (2024-02-01 is a Thursday). */
 	e[0] = utc(2024, 2, 8, 0, 0, 0);
 	e[1] = utc(2024, 2, 15, 0, 0, 0);
@@ -826,6 +839,16 @@ START_TEST(test_next_impossible)
 		memset(&c, 0, sizeof c);
 		ck_assert_int_eq(cron_next(&c, 0, &t), -1);
 		ck_assert_int_eq(cron_next(NULL, 0, &t), -1);
+	}
+	/* Times localtime cannot represent. */
+	{
+		struct cron	c = parse_ok("* * * * * *");
+		time_t		t = 0;
+
+		ck_assert_int_eq(cron_next(&c, (time_t)INT64_MAX, &t), -1);
+		ck_assert_int_eq(cron_next(&c, (time_t)INT64_MIN, &t), -1);
+		ck_assert_int_eq(cron_next(&c, (time_t)INT64_MAX / 2, &t), -1);
+		ck_assert_int_eq(t, 0);
 	}
 }
 END_TEST
@@ -1212,6 +1235,10 @@ static const struct {
 	{ "America/New_York", 2024, 11, 3, 6 },
 	{ "Australia/Lord_Howe", 2024, 4, 6, 15 },	/* back 30 min */
 	{ "Australia/Lord_Howe", 2024, 10, 5, 15 },	/* forward 30 min */
+	/* Transitions a day or less apart (POSIX rules, not in tzdata). */
+	{ "XST-1XDT,J80/2,J81/2", 2024, 3, 21, 1 },	/* 1 day of DST */
+	{ "XST-1XDT,J80/2,J81/2", 2024, 3, 22, 0 },
+	{ "XST-1XDT-3,J80/2,J80/3", 2024, 3, 21, 0 },	/* +3, inverted */
 };
 
 START_TEST(test_dst_oracle)
@@ -1322,6 +1349,11 @@ START_TEST(test_dst_monotonic_dense)
 		{ "America/New_York", 2024, 11, 3, 6 },
 		{ "Australia/Lord_Howe", 2024, 4, 6, 15 },
 		{ "Australia/Lord_Howe", 2024, 10, 5, 15 },
+		/*
+		 * 3 hours of DST: outside what cron_next is exact for (see
+		 * cron.h), but the sequence must still be sane.
+		 */
+		{ "XST-1XDT,J80/2,J80/5", 2024, 3, 21, 2 },
 	};
 	size_t	i;
 	time_t	start;

@@ -784,6 +784,8 @@ static void
 scan_integers(struct ctx *ctx, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len;
+	const char *key = NULL;	/* the last identifier: the setting's name */
+	size_t keylen = 0;
 	int line = 1;
 
 	while (p < end) {
@@ -809,9 +811,11 @@ scan_integers(struct ctx *ctx, const char *text, size_t len)
 			}
 			p++;
 		} else if (isalpha((unsigned char)*p) || *p == '_' || *p == '*') {
+			key = p;
 			while (p < end && (isalnum((unsigned char)*p) ||
 			    *p == '_' || *p == '-' || *p == '*'))
 				p++;
+			keylen = (size_t)(p - key);
 		} else if (isdigit((unsigned char)*p) || ((*p == '-' ||
 		    *p == '+') && p + 1 < end && isdigit((unsigned char)p[1]))) {
 			const char *start = p;
@@ -829,7 +833,8 @@ scan_integers(struct ctx *ctx, const char *text, size_t len)
 			n = (size_t)(p - start);
 			if (n >= sizeof(tok)) {
 				conf_error(ctx->errs, ctx->path, line,
-				    "integer out of range");
+				    "%.*s: integer out of range", (int)keylen,
+				    key != NULL ? key : "?");
 				continue;
 			}
 			memcpy(tok, start, n);
@@ -847,7 +852,8 @@ scan_integers(struct ctx *ctx, const char *text, size_t len)
 			    (v < INT_MIN || v > INT_MAX)) || (!is_long &&
 			    is_hex && (v < 0 || v > (long long)UINT_MAX)))
 				conf_error(ctx->errs, ctx->path, line,
-				    "integer out of range");
+				    "%.*s: integer out of range", (int)keylen,
+				    key != NULL ? key : "?");
 		} else
 			p++;
 	}

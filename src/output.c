@@ -62,6 +62,22 @@ cell(json_t *v)
 		return xstrdup("no");
 	case JSON_NULL:
 		return xstrdup("-");
+	case JSON_OBJECT: {
+		/* a nested object in a table cell: key=value ... */
+		const char *key;
+		json_t *sub;
+		char *out = xstrdup(""), *c, *tmp;
+
+		json_object_foreach(v, key, sub) {
+			c = cell(sub);
+			xasprintf(&tmp, "%s%s%s=%s", out, out[0] ? " " : "", key,
+			    c);
+			free(out);
+			free(c);
+			out = tmp;
+		}
+		return out;
+	}
 	default:
 		s = json_dumps(v, JSON_COMPACT);
 		return s != NULL ? s : xstrdup("?");

@@ -11,6 +11,7 @@
 
 #include "cmd.h"
 #include "conf.h"
+#include "db.h"
 #include "log.h"
 #include "pgmigd.h"
 #include "util.h"
@@ -73,6 +74,9 @@ cmd_progress(struct cmd_ctx *ctx, const char *phase, double pct)
 void
 cmd_finish(struct cmd_ctx *ctx, enum cmd_retval r)
 {
+	struct pgmigd *d = ctx->d;
+	bool waited = ctx->waiting;
+
 	if (r == CMD_RETURN_NORMAL && ctx->result == NULL)
 		ctx->result = json_object();
 	if (r == CMD_RETURN_ERROR && ctx->errmsg == NULL)
@@ -81,6 +85,31 @@ cmd_finish(struct cmd_ctx *ctx, enum cmd_retval r)
 		ctx->reply(ctx);
 	else
 		cmd_ctx_free(ctx);
+	if (waited) {
+		d->inflight--;
+		pgmigd_maybe_exit(d);
+	}
+}
+
+/*
+ * cmd_db: the database a command works on: -d, or the only one
+ * configured.  NULL with the error set when that is ambiguous.
+ */
+struct db *
+cmd_db(struct cmd_ctx *ctx)
+{
+	struct pgmigd *d = ctx->d;
+
+	if (ctx->req.db != NULL)
+		return db_find(d, ctx->req.db);	/* checked in cmd_run */
+	if (d->ndbs == 1)
+		return d->dbs[0];
+	if (d->ndbs == 0)
+		(void)cmd_error(ctx, PROTO_E_USAGE, "no database is configured");
+	else
+		(void)cmd_error(ctx, PROTO_E_USAGE, "%zu databases are "
+		    "configured: pick one with -d NAME", d->ndbs);
+	return NULL;
 }
 
 static void
@@ -151,6 +180,9 @@ cmd_run(struct cmd_ctx *ctx)
 		return;
 	}
 	r = cmd_execs[ctx->spec - cmd_specs](ctx);
-	if (r != CMD_RETURN_WAIT)
+	if (r == CMD_RETURN_WAIT) {
+		ctx->waiting = true;
+		ctx->d->inflight++;
+	} else
 		cmd_finish(ctx, r);
 }

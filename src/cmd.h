@@ -41,6 +41,7 @@ struct cmd_ctx {
 	cmd_reply_fn reply;	/* delivers result or error; may be NULL */
 	cmd_progress_fn progress;
 	void *owner;		/* the client, or NULL once it has gone */
+	bool waiting;		/* returned CMD_RETURN_WAIT */
 };
 
 typedef enum cmd_retval (*cmd_exec_fn)(struct cmd_ctx *);
@@ -52,6 +53,7 @@ void cmd_finish(struct cmd_ctx *, enum cmd_retval);
 enum cmd_retval cmd_error(struct cmd_ctx *, enum proto_err, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 void cmd_progress(struct cmd_ctx *, const char *, double);
+struct db *cmd_db(struct cmd_ctx *);
 
 #define CMD(id, ...) enum cmd_retval cmd_##id##_exec(struct cmd_ctx *);
 #include "cmd_list.h"

@@ -15,3 +15,7 @@ CMD(status, "status", NULL, "", 0, 0, CMD_READ, "",
     "version, uptime, pid, configuration and databases")
 CMD(reload, "reload", NULL, "", 0, 0, CMD_MUTATE | CMD_DAEMON_ONLY, "",
     "reload the configuration file (same as SIGHUP)")
+CMD(test_connection, "test-connection", NULL, "", 0, 0, CMD_READ, "",
+    "round trip to each database: server version, user, latency")
+CMD(pool, "pool", NULL, "", 0, 0, CMD_READ, "",
+    "pool statistics per database")

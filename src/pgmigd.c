@@ -27,9 +27,11 @@
 #include "cmdspec.h"
 #include "conf.h"
 #include "ctl_server.h"
+#include "db.h"
 #include "log.h"
 #include "notify.h"
 #include "output.h"
+#include "pool.h"
 #include "pgmigd.h"
 #include "proto.h"
 #include "util.h"
@@ -107,6 +109,14 @@ resolve_group(const struct conf *conf)
 	return gr->gr_gid;
 }
 
+/* pgmigd_maybe_exit: when stopping and nothing is in flight, leave. */
+void
+pgmigd_maybe_exit(struct pgmigd *d)
+{
+	if (d->stopping && d->inflight == 0)
+		event_base_loopexit(d->base, NULL);
+}
+
 /* pgmigd_update_status: the one-line STATUS= for systemctl status. */
 void
 pgmigd_update_status(struct pgmigd *d)
@@ -146,6 +156,7 @@ pgmigd_reload(struct pgmigd *d, char **cause)
 	conf_keep_fixed(d->conf, new);
 	conf_free(d->conf);
 	d->conf = new;
+	db_sync(d);
 	apply_timezone(new);
 	log_init(new->log_target, new->log_level, "pgmigd");
 	d->control_gid = resolve_group(new);
@@ -192,9 +203,11 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		notify_stopping();
 		log_info("%s: shutting down", strsignal(sig));
 		ctl_server_stop_accepting(d->ctl);
-		/* nothing long-running yet: leave the loop at once; a bounded
-		 * grace timer guards whatever comes to run here later */
-		event_base_loopexit(d->base, NULL);
+		for (size_t i = 0; i < d->ndbs; i++)
+			pool_shutdown(d->dbs[i]->pool);
+		/* commands waiting on a database finish first, within the
+		 * grace time */
+		pgmigd_maybe_exit(d);
 		{
 			struct timeval tv = { SHUTDOWN_GRACE_MS / 1000, 0 };
 
@@ -390,9 +403,11 @@ main(int argc, char **argv)
 	d.started = time(NULL);
 	d.started_ms = now_ms();
 	d.control_gid = resolve_group(d.conf);
+	db_sync(&d);
 
 	if (d.once) {
 		code = run_once(&d, db, argc, argv);
+		db_free_all(&d);
 		event_base_free(d.base);
 		conf_free(d.conf);
 		free(d.conf_path);
@@ -438,6 +453,7 @@ main(int argc, char **argv)
 	if (!d.stopping)
 		notify_stopping();
 	ctl_server_free(d.ctl);
+	db_free_all(&d);
 	notify_finalise();
 	event_free(sighup);
 	event_free(sigterm);

@@ -14,6 +14,7 @@ struct event_base;
 struct conf;
 struct ctl_server;
 struct event;
+struct db;
 
 struct pgmigd {
 	struct event_base *base;
@@ -27,9 +28,13 @@ struct pgmigd {
 	struct event *grace;	/* bounds the shutdown */
 	gid_t control_gid;	/* (gid_t)-1: no control group */
 	unsigned reloads;
+	struct db **dbs;	/* one per configured database (db.c) */
+	size_t ndbs;
+	unsigned inflight;	/* commands waiting on the database */
 };
 
 int pgmigd_reload(struct pgmigd *, char **);
 void pgmigd_update_status(struct pgmigd *);
+void pgmigd_maybe_exit(struct pgmigd *);
 
 #endif

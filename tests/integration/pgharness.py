@@ -715,6 +715,19 @@ class Cluster:
         self._start_server(port=self.port)
         return self
 
+    def halt(self, mode="immediate"):
+        """Stop the server but keep everything (data dir, port) for resume();
+        mode="immediate" is a crash as far as clients can tell."""
+        self._stop_server(mode)
+
+    def resume(self):
+        """Start the server again after halt(), on the same port."""
+        with _registry_lock:
+            if self not in _live:
+                _live.append(self)
+        self._start_server(port=self.port)
+        return self
+
     def detach(self):
         """Forget this cluster: it will not be stopped at exit (used by the CLI)."""
         with _registry_lock:

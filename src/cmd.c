@@ -8,12 +8,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd.h"
 #include "conf.h"
 #include "db.h"
 #include "log.h"
 #include "pgmigd.h"
+#include "pool.h"
+#include "run.h"
 #include "util.h"
 
 static const cmd_exec_fn cmd_execs[CMD_ID__COUNT] = {
@@ -185,4 +188,220 @@ cmd_run(struct cmd_ctx *ctx)
 		ctx->d->inflight++;
 	} else
 		cmd_finish(ctx, r);
+}
+
+/* cmd_opt: the value of option name as a string, or NULL. */
+const char *
+cmd_opt(struct cmd_ctx *ctx, const char *name)
+{
+	json_t *v = json_object_get(ctx->req.opts, name);
+	static char buf[32];
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, sizeof(buf), "%lld",
+		    (long long)json_integer_value(v));
+		return buf;
+	}
+	return NULL;
+}
+
+/* ---- waiting for a run */
+
+static void
+wait_started(struct run *r, void *arg)
+{
+	struct cmd_ctx *ctx = arg;
+
+	/* --detach: the run id is all the caller wanted */
+	if (json_is_true(json_object_get(ctx->req.opts, "detach"))) {
+		run_detach(r);
+		ctx->result = json_pack("{s:I,s:s,s:s}", "run_id",
+		    (json_int_t)run_id(r), "job", run_job(r), "status",
+		    "running");
+		cmd_finish(ctx, CMD_RETURN_NORMAL);
+	}
+}
+
+static void
+wait_progress(struct run *r, const char *phase, double pct, void *arg)
+{
+	(void)r;
+	cmd_progress(arg, phase, pct);
+}
+
+static void
+wait_done(struct run *r, void *arg)
+{
+	struct cmd_ctx *ctx = arg;
+	cmd_run_result_fn fn = (cmd_run_result_fn)ctx->priv;
+	const char *st = run_sqlstate(r);
+	const char *msg = run_message(r) != NULL ? run_message(r) : "failed";
+
+	switch (run_status(r)) {
+	case RUN_SUCCEEDED:
+		ctx->result = fn(ctx, r);
+		cmd_finish(ctx, CMD_RETURN_NORMAL);
+		return;
+	case RUN_CANCELLED:
+		cmd_finish(ctx, cmd_error(ctx, PROTO_E_CANCELLED, "%s", msg));
+		return;
+	case RUN_SKIPPED:
+		cmd_finish(ctx, cmd_error(ctx, run_is_busy_error(r) ?
+		    PROTO_E_BUSY : PROTO_E_FAILED, "%s", msg));
+		return;
+	default:
+		break;
+	}
+	if (st != NULL && (strcmp(st, "42P01") == 0 ||
+	    strcmp(st, "3F000") == 0))
+		cmd_finish(ctx, cmd_error(ctx, PROTO_E_NOT_FOUND, "%s", msg));
+	else if (st != NULL && strcmp(st, "42809") == 0)
+		cmd_finish(ctx, cmd_error(ctx, PROTO_E_WRONG_KIND, "%s", msg));
+	else if (st != NULL && strcmp(st, "42501") == 0)
+		cmd_finish(ctx, cmd_error(ctx, PROTO_E_PERMISSION, "%s", msg));
+	else if (strncmp(msg, "database unreachable", 20) == 0 ||
+	    strncmp(msg, "connection lost", 15) == 0)
+		cmd_finish(ctx, cmd_error(ctx, PROTO_E_DB_UNREACHABLE, "%s",
+		    msg));
+	else
+		cmd_finish(ctx, cmd_error(ctx, PROTO_E_FAILED, "%s", msg));
+}
+
+/*
+ * cmd_wait_run: reply when r ends (or, with detach, once its row exists),
+ * streaming its progress meanwhile; fn builds the result of a success.
+ */
+enum cmd_retval
+cmd_wait_run(struct cmd_ctx *ctx, struct run *r, bool detach,
+    cmd_run_result_fn fn)
+{
+	ctx->priv = (void *)fn;
+	run_observe(r, wait_done, detach ? wait_started : NULL, wait_progress,
+	    ctx);
+	return CMD_RETURN_WAIT;
+}
+
+/*
+ * cmd_maintenance: refresh, vacuum, analyze of one object (or, for
+ * analyze, of the whole database), as a recorded manual run.
+ */
+enum cmd_retval
+cmd_maintenance(struct cmd_ctx *ctx, int type, const char *object,
+    bool analyze, bool full, bool concurrently, cmd_run_result_fn fn)
+{
+	struct db *db = cmd_db(ctx);
+	struct run_params p;
+	const char *objs[1] = { object };
+	char *job;
+	struct run *r;
+
+	if (db == NULL)
+		return CMD_RETURN_ERROR;
+	/* a name is looked up in the catalog; text that is not a name
+	 * cannot be one there either */
+	if (object != NULL && !sql_name_valid(object))
+		return cmd_error(ctx, PROTO_E_NOT_FOUND, "%s \"%.200s\" does "
+		    "not exist", type == JOB_REFRESH ? "materialized view" :
+		    "table", object);
+	memset(&p, 0, sizeof(p));
+	/* the job name carries the object: two operators may vacuum two
+	 * tables at once, but not the same one twice */
+	xasprintf(&job, "%s%s%s", conf_job_type_name(type),
+	    object != NULL ? ":" : "", object != NULL ? object : "");
+	p.job = job;
+	p.type = type;
+	p.objects = object != NULL ? objs : NULL;
+	p.nobjects = object != NULL ? 1 : 0;
+	p.analyze = analyze;
+	p.full = full;
+	p.concurrently = concurrently;
+	p.lock_timeout_ms = -1;
+	p.trigger = RUN_MANUAL;
+	r = run_start(ctx->d, db, &p, NULL, NULL);
+	free(job);
+	return cmd_wait_run(ctx, r, false, fn);
+}
+
+/* ---- one query on a database for a command */
+
+struct cmd_q {
+	struct cmd_ctx *ctx;
+	struct db *db;
+	char *sql;
+	char *params[8];
+	int n;
+	cmd_query_fn cb;
+	void *arg;
+};
+
+static void
+cmd_q_free(struct cmd_q *q)
+{
+	int i;
+
+	for (i = 0; i < q->n; i++)
+		free(q->params[i]);
+	free(q->sql);
+	free(q);
+}
+
+static void
+cmd_q_done(struct pgconn *c, PGresult *res, void *arg)
+{
+	struct cmd_q *q = arg;
+	char *msg = NULL;
+
+	if (res == NULL)
+		msg = xstrdup(pgconn_error(c));
+	else if (!pgres_ok(res))
+		msg = pgres_message(res);
+	pool_release(q->db->pool, c);
+	q->cb(q->ctx, msg == NULL ? res : NULL, msg, q->arg);
+	free(msg);
+	PQclear(res);
+	cmd_q_free(q);
+}
+
+static void
+cmd_q_conn(struct pgconn *c, const char *err, void *arg)
+{
+	struct cmd_q *q = arg;
+
+	if (c == NULL) {
+		q->cb(q->ctx, NULL, err, q->arg);
+		cmd_q_free(q);
+		return;
+	}
+	/* never queue a report behind DDL */
+	if (pool_query(q->db->pool, c, q->sql, q->n,
+	    (const char *const *)q->params, cmd_q_done, q) == -1) {
+		pool_discard(q->db->pool, c);
+		q->cb(q->ctx, NULL, "connection lost", q->arg);
+		cmd_q_free(q);
+	}
+}
+
+/*
+ * cmd_query: run one read-only statement on db for ctx; cb gets the
+ * result, or NULL and a message.  Uses the pool's urgent slot, so a
+ * report never waits behind running jobs.
+ */
+void
+cmd_query(struct cmd_ctx *ctx, struct db *db, const char *sql,
+    const char *const *params, int n, cmd_query_fn cb, void *arg)
+{
+	struct cmd_q *q = xcalloc(1, sizeof(*q));
+	int i;
+
+	q->ctx = ctx;
+	q->db = db;
+	q->sql = xstrdup(sql);
+	q->cb = cb;
+	q->arg = arg;
+	for (i = 0; i < n && i < 8; i++)
+		q->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
+	q->n = n;
+	(void)pool_acquire(db->pool, true, cmd_q_conn, q);
 }

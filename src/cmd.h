@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "cmdspec.h"
 #include "proto.h"
@@ -42,6 +43,7 @@ struct cmd_ctx {
 	cmd_progress_fn progress;
 	void *owner;		/* the client, or NULL once it has gone */
 	bool waiting;		/* returned CMD_RETURN_WAIT */
+	void *priv;		/* the command's own state */
 };
 
 typedef enum cmd_retval (*cmd_exec_fn)(struct cmd_ctx *);
@@ -54,6 +56,18 @@ enum cmd_retval cmd_error(struct cmd_ctx *, enum proto_err, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 void cmd_progress(struct cmd_ctx *, const char *, double);
 struct db *cmd_db(struct cmd_ctx *);
+
+struct run;
+typedef json_t *(*cmd_run_result_fn)(struct cmd_ctx *, struct run *);
+typedef void (*cmd_query_fn)(struct cmd_ctx *, PGresult *, const char *,
+    void *);
+enum cmd_retval cmd_wait_run(struct cmd_ctx *, struct run *, bool,
+    cmd_run_result_fn);
+enum cmd_retval cmd_maintenance(struct cmd_ctx *, int, const char *,
+    bool, bool, bool, cmd_run_result_fn);
+void cmd_query(struct cmd_ctx *, struct db *, const char *,
+    const char *const *, int, cmd_query_fn, void *);
+const char *cmd_opt(struct cmd_ctx *, const char *);
 
 #define CMD(id, ...) enum cmd_retval cmd_##id##_exec(struct cmd_ctx *);
 #include "cmd_list.h"

@@ -19,3 +19,17 @@ CMD(test_connection, "test-connection", NULL, "", 0, 0, CMD_READ, "",
     "round trip to each database: server version, user, latency")
 CMD(pool, "pool", NULL, "", 0, 0, CMD_READ, "",
     "pool statistics per database")
+CMD(jobs, "jobs", NULL, "", 0, 0, CMD_READ, "",
+    "configured jobs: schedule, next run, last run")
+CMD(history, "history", NULL, "[JOB] [--limit N]", 0, 1, CMD_READ, "limit=",
+    "past runs from job_runs, newest first")
+CMD(run, "run", NULL, "JOB [--detach]", 1, 1, CMD_MUTATE, "detach",
+    "run a configured job now and wait for it (--detach: print its run id)")
+CMD(cancel, "cancel", NULL, "RUN_ID|JOB", 1, 1, CMD_MUTATE | CMD_DAEMON_ONLY,
+    "", "cancel a running job on the server; recorded as cancelled")
+CMD(refresh, "refresh", NULL, "VIEW [--no-concurrently]", 1, 1, CMD_MUTATE,
+    "no-concurrently", "REFRESH MATERIALIZED VIEW CONCURRENTLY")
+CMD(vacuum, "vacuum", NULL, "TABLE [--analyze] [--full]", 1, 1, CMD_MUTATE,
+    "analyze,full", "VACUUM a table (--full must be asked for)")
+CMD(analyze, "analyze", NULL, "[TABLE]", 0, 1, CMD_MUTATE, "",
+    "ANALYZE a table, or the whole database")

@@ -82,6 +82,7 @@ static const char *check_ident(const char *);
 static const char *check_qualified(const char *);
 static const char *check_nonempty(const char *);
 static const char *check_schedule(const char *);
+static const char *check_relname(const char *);
 
 #define D(f) .off = offsetof(struct conf, f)
 static const struct key daemon_keys[] = {
@@ -95,6 +96,8 @@ static const struct key daemon_keys[] = {
 	    .def = "1024", .min = 1, .max = 65536, .reload = true },
 	{ "control_idle_timeout", K_DURATION, D(control_idle_timeout_ms),
 	    .def = "60s", .min = 100, .max = 86400000, .reload = true },
+	{ "max_running_jobs", K_INT, D(max_running_jobs), .def = "4",
+	    .min = 1, .max = 1000, .reload = true },
 	{ "log_target", K_ENUM, D(log_target), .def = "auto",
 	    .names = log_target_names, .reload = true },
 	{ "log_level", K_ENUM, D(log_level), .def = "info", .min = LOG_ERR,
@@ -145,14 +148,14 @@ static const struct key job_keys[] = {
 	    .min = 100, .max = 86400000 },
 	{ "catch_up", K_ENUM, J(catch_up), .def = "skip",
 	    .names = catch_up_names },
-	{ "tables", K_STRLIST, J(tables), .check = check_nonempty,
+	{ "tables", K_STRLIST, J(tables), .check = check_relname,
 	    .types = TABLE_JOBS },
 	{ "schemas", K_STRLIST, J(schemas), .check = check_nonempty,
 	    .types = TABLE_JOBS },
 	{ "analyze", K_BOOL, J(analyze), .def = "false",
 	    .types = T(JOB_VACUUM) },
 	{ "full", K_BOOL, J(full), .def = "false", .types = T(JOB_VACUUM) },
-	{ "views", K_STRLIST, J(views), .check = check_nonempty,
+	{ "views", K_STRLIST, J(views), .check = check_relname,
 	    .types = T(JOB_REFRESH), .required_for = T(JOB_REFRESH) },
 	{ "concurrently", K_BOOL, J(concurrently), .def = "true",
 	    .types = T(JOB_REFRESH) },
@@ -284,6 +287,15 @@ check_nonempty(const char *s)
 {
 	if (s[0] == '\0')
 		return "must not be empty";
+	return NULL;
+}
+
+static const char *
+check_relname(const char *s)
+{
+	if (!sql_name_valid(s))
+		return "must hold relation names (name, schema.name, "
+		    "\"Quoted Name\")";
 	return NULL;
 }
 

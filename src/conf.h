@@ -91,6 +91,7 @@ struct conf {
 	char *control_group;
 	int64_t control_max_clients;
 	int64_t control_idle_timeout_ms;
+	int64_t max_running_jobs;
 	int log_target;		/* enum log_target */
 	int log_level;		/* LOG_* */
 	char *timezone;

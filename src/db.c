@@ -11,14 +11,25 @@
 #include "log.h"
 #include "pgmigd.h"
 #include "pool.h"
+#include "run.h"
+#include "sched.h"
 #include "util.h"
 
 static void
 db_free(struct db *db)
 {
+	sched_free(db);
 	pool_free(db->pool);
+	free(db->runs);
 	free(db->name);
 	free(db);
+}
+
+/* db_release: free a retired database once its last run has ended. */
+void
+db_release(struct db *db)
+{
+	db_free(db);
 }
 
 /*
@@ -56,11 +67,22 @@ db_sync(struct pgmigd *d)
 		keep[n++] = db;
 	}
 	for (j = 0; j < d->ndbs; j++) {
-		if (d->dbs[j] != NULL) {
-			log_info("database %s is no longer configured",
-			    d->dbs[j]->name);
-			db_free(d->dbs[j]);
+		struct db *gone = d->dbs[j];
+
+		if (gone == NULL)
+			continue;
+		log_info("database %s is no longer configured", gone->name);
+		sched_free(gone);
+		if (gone->nruns == 0) {
+			db_free(gone);
+			continue;
 		}
+		/* its runs stop, and the last one to end frees it */
+		gone->retired = true;
+		gone->conf = NULL;
+		for (i = gone->nruns; i > 0; i--)
+			run_cancel(gone->runs[i - 1], "database removed from "
+			    "the configuration", false);
 	}
 	free(d->dbs);
 	d->dbs = keep;

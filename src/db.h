@@ -6,20 +6,31 @@
 #ifndef PGMIG_DB_H
 #define PGMIG_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct pgmigd;
 struct conf_db;
 struct pool;
 
+struct run;
+struct sched;
+
 struct db {
 	char *name;
 	const struct conf_db *conf;	/* into pgmigd's current conf */
 	struct pool *pool;
+	struct run **runs;		/* running now (run.c) */
+	size_t nruns;
+	bool state_ready;		/* job_runs exists (run.c) */
+	bool was_reachable;		/* for reconnect clean-up (sched.c) */
+	struct sched *sched;		/* its jobs' timers (sched.c) */
+	bool retired;			/* no longer configured; runs end */
 };
 
 void db_sync(struct pgmigd *);
 void db_free_all(struct pgmigd *);
 struct db *db_find(struct pgmigd *, const char *);
+void db_release(struct db *);
 
 #endif

@@ -42,6 +42,18 @@ static const struct {
 	[LOG_EV_CONTROL_REFUSED] = { "control_refused",
 	    "b17326942083443df2c170638e9fa0b7" },
 	[LOG_EV_COMMAND] = { "command", "c284370531944540a3d2817490a0b1c8" },
+	[LOG_EV_RUN_START] = { "run_start", "d39548164aa54651b4e39285a1b1c2d9" },
+	[LOG_EV_RUN_OK] = { "run_succeeded",
+	    "e4a659275bb64762c5f4a396b2c2d3ea" },
+	[LOG_EV_RUN_FAILED] = { "run_failed",
+	    "f5b76a386cc74873d605b4a7c3d3e4fb" },
+	[LOG_EV_RUN_CANCELLED] = { "run_cancelled",
+	    "06c87b497dd84984e716c5b8d4e4f50c" },
+	[LOG_EV_RUN_SKIPPED] = { "run_skipped",
+	    "17d98c5a8ee94a95f827d6c9e5f5061d" },
+	[LOG_EV_DB_UP] = { "database_up", "28ea9d6b9ffa4ba6a938e7dafa06172e" },
+	[LOG_EV_DB_DOWN] = { "database_down",
+	    "39fbae7cab0b4cb7ba49f8eb0b17283f" },
 };
 
 static const char *log_levels[] = {

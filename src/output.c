@@ -62,6 +62,21 @@ cell(json_t *v)
 		return xstrdup("no");
 	case JSON_NULL:
 		return xstrdup("-");
+	case JSON_ARRAY: {
+		/* a list of scalars: comma-separated */
+		size_t i;
+		json_t *e;
+		char *out = xstrdup(""), *c, *tmp;
+
+		json_array_foreach(v, i, e) {
+			c = cell(e);
+			xasprintf(&tmp, "%s%s%s", out, i > 0 ? ", " : "", c);
+			free(out);
+			free(c);
+			out = tmp;
+		}
+		return out;
+	}
 	case JSON_OBJECT: {
 		/* a nested object in a table cell: key=value ... */
 		const char *key;

@@ -32,6 +32,7 @@
 #include "notify.h"
 #include "output.h"
 #include "pool.h"
+#include "sched.h"
 #include "pgmigd.h"
 #include "proto.h"
 #include "util.h"
@@ -113,7 +114,14 @@ resolve_group(const struct conf *conf)
 void
 pgmigd_maybe_exit(struct pgmigd *d)
 {
-	if (d->stopping && d->inflight == 0)
+	size_t i;
+
+	if (!d->stopping || d->nruns > 0)
+		return;
+	/* the runs are recorded: commands still waiting give up now */
+	for (i = 0; i < d->ndbs; i++)
+		pool_shutdown(d->dbs[i]->pool);
+	if (d->inflight == 0)
 		event_base_loopexit(d->base, NULL);
 }
 
@@ -157,6 +165,7 @@ pgmigd_reload(struct pgmigd *d, char **cause)
 	conf_free(d->conf);
 	d->conf = new;
 	db_sync(d);
+	sched_sync(d);
 	apply_timezone(new);
 	log_init(new->log_target, new->log_level, "pgmigd");
 	d->control_gid = resolve_group(new);
@@ -203,8 +212,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		notify_stopping();
 		log_info("%s: shutting down", strsignal(sig));
 		ctl_server_stop_accepting(d->ctl);
-		for (size_t i = 0; i < d->ndbs; i++)
-			pool_shutdown(d->dbs[i]->pool);
+		/* running jobs are cancelled on the server and recorded
+		 * cancelled; then the pools stop handing out connections */
+		sched_stop(d);
 		/* commands waiting on a database finish first, within the
 		 * grace time */
 		pgmigd_maybe_exit(d);
@@ -404,6 +414,7 @@ main(int argc, char **argv)
 	d.started_ms = now_ms();
 	d.control_gid = resolve_group(d.conf);
 	db_sync(&d);
+	sched_sync(&d);
 
 	if (d.once) {
 		code = run_once(&d, db, argc, argv);

@@ -31,6 +31,7 @@ struct pgmigd {
 	struct db **dbs;	/* one per configured database (db.c) */
 	size_t ndbs;
 	unsigned inflight;	/* commands waiting on the database */
+	size_t nruns;		/* job runs in progress, all databases */
 };
 
 int pgmigd_reload(struct pgmigd *, char **);

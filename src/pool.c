@@ -126,10 +126,10 @@ set_reachable(struct pool *p, bool up)
 	if (!changed)
 		return;
 	if (up)
-		log_event(LOG_INFO, LOG_EV_NONE, f, nitems(f),
+		log_event(LOG_INFO, LOG_EV_DB_UP, f, nitems(f),
 		    "database %s is reachable", p->name);
 	else
-		log_event(LOG_WARNING, LOG_EV_NONE, f, nitems(f),
+		log_event(LOG_WARNING, LOG_EV_DB_DOWN, f, nitems(f),
 		    "database %s is unreachable: %s", p->name,
 		    p->last_error != NULL ? p->last_error : "?");
 	notify_health(p);

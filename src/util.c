@@ -235,3 +235,46 @@ ident_valid(const char *s, size_t maxlen)
 	}
 	return true;
 }
+
+/*
+ * sql_name_valid: is s a relation name as a user would type it: one to
+ * three dot-separated parts, each an unquoted identifier (letters,
+ * digits, '_', '$', not starting with a digit or '$') or a double-quoted
+ * one ("" for a quote)?  Anything else is not a name, and is reported as
+ * not found without asking the server.
+ */
+bool
+sql_name_valid(const char *s)
+{
+	int parts = 0;
+
+	if (strlen(s) > 3 * 130)
+		return false;
+	for (;;) {
+		if (*s == '"') {
+			for (s++;; s++) {
+				if (*s == '\0')
+					return false;
+				if (*s == '"') {
+					if (s[1] != '"')
+						break;
+					s++;
+				}
+			}
+			s++;
+		} else {
+			if (!(isalpha((unsigned char)*s) || *s == '_' ||
+			    (unsigned char)*s >= 0x80))
+				return false;
+			while (isalnum((unsigned char)*s) || *s == '_' ||
+			    *s == '$' || (unsigned char)*s >= 0x80)
+				s++;
+		}
+		parts++;
+		if (*s == '\0')
+			return parts <= 3;
+		if (*s != '.')
+			return false;
+		s++;
+	}
+}

@@ -29,5 +29,6 @@ void time_rfc3339(time_t, char *, size_t);
 int64_t now_ms(void);
 
 bool ident_valid(const char *, size_t);
+bool sql_name_valid(const char *);
 
 #endif

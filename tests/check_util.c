@@ -82,6 +82,23 @@ START_TEST(test_ident)
 }
 END_TEST
 
+START_TEST(test_sql_name)
+{
+	static const char *good[] = { "tracks", "public.tracks", "_x$1",
+	    "\"Weird Name\"", "\"a\"\"b\"", "db.s.t", "s.\"T\"", "Tracks",
+	    "caf\xc3\xa9" };
+	static const char *bad[] = { "", "x; DROP TABLE t", "tracks;",
+	    "a.b.c.d", "1abc", "$x", "\"unterminated", "a..b", ".a", "a.",
+	    "a b", "t--", "t/*", "\"a\"b", "a-b" };
+	size_t i;
+
+	for (i = 0; i < nitems(good); i++)
+		ck_assert_msg(sql_name_valid(good[i]), "refused %s", good[i]);
+	for (i = 0; i < nitems(bad); i++)
+		ck_assert_msg(!sql_name_valid(bad[i]), "accepted %s", bad[i]);
+}
+END_TEST
+
 START_TEST(test_rfc3339)
 {
 	char buf[32];
@@ -117,6 +134,7 @@ main(void)
 	tcase_add_test(tc, test_duration_format);
 	tcase_add_test(tc, test_ident);
 	tcase_add_test(tc, test_rfc3339);
+	tcase_add_test(tc, test_sql_name);
 	tcase_add_test(tc, test_strlcpy);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

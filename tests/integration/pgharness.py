@@ -539,6 +539,14 @@ class Cluster:
         return self
 
     def _create_datadir(self, srv_uid, srv_gid):
+        src = getattr(self, "_standby_source", None)
+        if src is not None:
+            # a streaming standby: a base backup of the primary with -R
+            _run([os.path.join(self.bindir, "pg_basebackup"), "-D", self.datadir,
+                  "-R", "-X", "stream", "-c", "fast", "-h", src.host,
+                  "-p", str(src.port), "-U", DB_SUPERUSER],
+                 as_server=True, timeout=300, cwd=self.base, what="pg_basebackup")
+            return False
         if self.use_template:
             try:
                 tdir = _get_template(self.bindir, srv_uid, srv_gid)
@@ -727,6 +735,19 @@ class Cluster:
                 _live.append(self)
         self._start_server(port=self.port)
         return self
+
+    def make_standby(self):
+        """A streaming standby of this (running) cluster: a new Cluster
+        started from pg_basebackup -R on its own port and temp dir."""
+        sb = Cluster(use_template=False)
+        sb._standby_source = self
+        return sb.start()
+
+    def promote(self):
+        """Promote a standby (pg_ctl promote -w)."""
+        _run([os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "-w",
+              "promote"], as_server=True, timeout=120, cwd=self.base,
+             what="pg_ctl promote")
 
     def detach(self):
         """Forget this cluster: it will not be stopped at exit (used by the CLI)."""

@@ -1,0 +1,1349 @@
+/*
+ * run.c: run a job against a database and record it (see run.h).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+#include "pgmigd.h"
+#include "pool.h"
+#include "run.h"
+#include "util.h"
+
+#define RUN_CANCEL_GRACE_MS 5000	/* after pg_cancel_backend, drop */
+#define RUN_PROGRESS_MS 1000
+#define RUN_LOCK_CLASS "1885826409"	/* advisory lock key 1: 'pgmi' */
+#define RUN_MAX_MESSAGE 2000
+
+enum run_step {
+	S_ACQUIRE,
+	S_PRIMARY,
+	S_STATE,
+	S_LOCK,
+	S_INSERT,
+	S_SETUP,
+	S_RESOLVE,
+	S_BODY,
+	S_FINISH,
+	S_RESET,
+	S_DONE,
+};
+
+struct run {
+	struct pgmigd *d;
+	struct db *db;
+	/* what: copied, the configuration may be reloaded meanwhile */
+	char *schema;		/* state_schema */
+	int64_t db_statement_timeout_ms;
+	int64_t db_lock_timeout_ms;
+	char *job;
+	int type;
+	char **objects;
+	size_t nobjects;
+	char **schemas;
+	size_t nschemas;
+	bool analyze, full, concurrently;
+	char *sql;
+	int64_t timeout_ms;
+	int64_t lock_timeout_ms;
+	enum run_trigger trigger;
+	time_t slot;
+	int attempt;
+	/* state */
+	enum run_step step;
+	struct pool_wait *wait;
+	struct pgconn *conn;
+	bool locked;		/* holds the job's advisory lock */
+	int64_t run_id;
+	int64_t started_ms;
+	time_t started;
+	int64_t duration_ms;
+	enum run_status status;
+	char *message;
+	char *sqlstate;
+	int64_t rows;
+	json_t *done_objects;	/* what it worked on */
+	char **stmts;		/* the body */
+	char **stmt_objects;	/* the object of each statement */
+	size_t nstmts, next;
+	bool progress_vacuum;
+	int backend_pid;
+	/* cancelling */
+	char *cancel_reason;	/* NULL: not cancelled */
+	bool cancel_as_failure;		/* a timeout is a failure */
+	struct event *deadline;
+	struct event *cancel_timer;
+	struct event *progress_timer;
+	struct pool_wait *side_wait;	/* connection for cancel/progress */
+	const char *running_sql;	/* the body statement on the server */
+	bool finish_retried;
+	bool side_busy;
+	bool zombie;		/* finished; freed when the side query ends */
+	bool busy_elsewhere;	/* another daemon holds the job's lock */
+	/* who waits: the owner (the scheduler) and an observer (a command) */
+	run_done_fn owner_done;
+	void *owner_arg;
+	run_done_fn done;
+	run_started_fn started_cb;
+	run_progress_fn progress;
+	void *arg;
+};
+
+static void run_next(struct run *);
+static void run_finish(struct run *);
+static void run_fail(struct run *, enum run_status, const char *,
+    const char *);
+
+static const char *const status_names[] = { "running", "succeeded", "failed",
+    "cancelled", "skipped" };
+static const char *const trigger_names[] = { "schedule", "manual",
+    "startup" };
+
+/* run_status_name: "succeeded" for RUN_SUCCEEDED. */
+const char *
+run_status_name(enum run_status s)
+{
+	return status_names[s];
+}
+
+/* run_trigger_name: "schedule" for RUN_SCHEDULE. */
+const char *
+run_trigger_name(enum run_trigger t)
+{
+	return trigger_names[t];
+}
+
+static char **
+strv_copy(const char *const *v, size_t n)
+{
+	char **out = xcalloc(n + 1, sizeof(*out));
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+set_message(struct run *r, const char *msg)
+{
+	free(r->message);
+	r->message = NULL;
+	if (msg == NULL)
+		return;
+	r->message = xstrdup(msg);
+	if (strlen(r->message) > RUN_MAX_MESSAGE)
+		r->message[RUN_MAX_MESSAGE] = '\0';
+}
+
+static char *
+quoted_schema(struct run *r)
+{
+	char *s;
+
+	xasprintf(&s, "\"%s\"", r->schema);
+	return s;
+}
+
+/* ---- the run list of a database */
+
+static void
+list_add(struct run *r)
+{
+	struct db *db = r->db;
+
+	db->runs = xreallocarray(db->runs, db->nruns + 1, sizeof(*db->runs));
+	db->runs[db->nruns++] = r;
+	r->d->nruns++;
+}
+
+static void
+list_remove(struct run *r)
+{
+	struct db *db = r->db;
+	size_t i;
+
+	for (i = 0; i < db->nruns; i++) {
+		if (db->runs[i] == r) {
+			db->runs[i] = db->runs[--db->nruns];
+			r->d->nruns--;
+			return;
+		}
+	}
+}
+
+/* run_find: a run of this daemon by id, or NULL. */
+struct run *
+run_find(struct pgmigd *d, int64_t id)
+{
+	size_t i, j;
+
+	for (i = 0; i < d->ndbs; i++)
+		for (j = 0; j < d->dbs[i]->nruns; j++)
+			if (d->dbs[i]->runs[j]->run_id == id && id != 0)
+				return d->dbs[i]->runs[j];
+	return NULL;
+}
+
+/* run_find_job: the run of job on db, or NULL. */
+struct run *
+run_find_job(struct db *db, const char *job)
+{
+	size_t i;
+
+	for (i = 0; i < db->nruns; i++)
+		if (strcmp(db->runs[i]->job, job) == 0)
+			return db->runs[i];
+	return NULL;
+}
+
+static void
+run_free(struct run *r)
+{
+	if (r->wait != NULL)
+		pool_acquire_cancel(r->wait);
+	if (r->side_wait != NULL)
+		pool_acquire_cancel(r->side_wait);
+	if (r->deadline != NULL)
+		event_free(r->deadline);
+	if (r->cancel_timer != NULL)
+		event_free(r->cancel_timer);
+	if (r->progress_timer != NULL)
+		event_free(r->progress_timer);
+	free(r->job);
+	free(r->schema);
+	strv_free(r->objects, r->nobjects);
+	strv_free(r->schemas, r->nschemas);
+	strv_free(r->stmts, r->nstmts);
+	strv_free(r->stmt_objects, r->nstmts);
+	free(r->sql);
+	free(r->message);
+	free(r->sqlstate);
+	free(r->cancel_reason);
+	json_decref(r->done_objects);
+	free(r);
+}
+
+/* ---- queries on the run's connection */
+
+static void step_result(struct pgconn *, PGresult *, void *);
+
+static void
+query(struct run *r, const char *sql, int n, const char *const *params)
+{
+	if (pool_query(r->db->pool, r->conn, sql, n, params, step_result, r) ==
+	    -1) {
+		/* could not even send: the connection is gone */
+		step_result(r->conn, NULL, r);
+	}
+}
+
+static void
+exec(struct run *r, const char *sql)
+{
+	if (pgconn_exec(r->conn, sql, step_result, r) == -1)
+		step_result(r->conn, NULL, r);
+}
+
+/* ---- side connection: cancel and progress */
+
+static void
+side_cancel_done(struct pgconn *c, PGresult *res, void *arg)
+{
+	struct run *r = arg;
+
+	PQclear(res);
+	r->side_busy = false;
+	pool_release(r->db->pool, c);
+	if (r->zombie)
+		run_free(r);
+}
+
+static void
+side_cancel_conn(struct pgconn *c, const char *err, void *arg)
+{
+	struct run *r = arg;
+	char pid[16];
+	const char *params[2] = { pid, NULL };
+
+	r->side_wait = NULL;
+	if (c == NULL) {
+		log_warnx("run %lld: cannot cancel: %s", (long long)r->run_id,
+		    err);
+		r->side_busy = false;
+		return;
+	}
+	snprintf(pid, sizeof(pid), "%d", r->backend_pid);
+	params[1] = r->running_sql != NULL ? r->running_sql : "";
+	/* cancel only if that backend still runs our statement: a cancel
+	 * arriving after it ended would hit the next one (our bookkeeping) */
+	if (pool_query(r->db->pool, c, "SELECT pg_catalog.pg_cancel_backend(pid) "
+	    "FROM pg_catalog.pg_stat_activity WHERE pid = $1::pg_catalog.int4 "
+	    "AND state = 'active' AND pg_catalog.left(query, 900) = "
+	    "pg_catalog.left($2, 900)", 2, params, side_cancel_done, r) == -1) {
+		r->side_busy = false;
+		pool_discard(r->db->pool, c);
+	}
+}
+
+static void
+cancel_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->conn == NULL || pgconn_state(r->conn) != PGCONN_BUSY)
+		return;
+	/* the statement did not stop: drop the connection; the server ends
+	 * the backend when it notices, and the run finishes as lost */
+	log_warnx("run %lld: statement did not stop %d ms after cancel; "
+	    "dropping the connection", (long long)r->run_id,
+	    RUN_CANCEL_GRACE_MS);
+	pool_discard(r->db->pool, r->conn);
+	r->conn = NULL;
+	run_fail(r, RUN_CANCELLED, "statement did not stop after cancel; "
+	    "connection dropped", NULL);
+}
+
+/*
+ * run_cancel: stop the run: a statement in progress is cancelled on the
+ * server.  reason is recorded; as_failure records a failure (timeouts)
+ * instead of a cancellation.
+ */
+void
+run_cancel(struct run *r, const char *reason, bool as_failure)
+{
+	struct timeval tv = { RUN_CANCEL_GRACE_MS / 1000, 0 };
+
+	if (r->cancel_reason != NULL || r->step >= S_FINISH)
+		return;
+	r->cancel_reason = xstrdup(reason);
+	r->cancel_as_failure = as_failure;
+	if (r->step == S_ACQUIRE) {
+		/* nothing started: no row, nothing to stop */
+		if (r->wait != NULL) {
+			pool_acquire_cancel(r->wait);
+			r->wait = NULL;
+		}
+		r->status = RUN_CANCELLED;
+		set_message(r, reason);
+		r->step = S_DONE;
+		run_finish(r);
+		return;
+	}
+	if (r->conn != NULL && pgconn_state(r->conn) == PGCONN_BUSY &&
+	    r->step >= S_SETUP && !r->side_busy) {
+		r->side_busy = true;
+		r->backend_pid = pgconn_backend_pid(r->conn);
+		r->side_wait = pool_acquire(r->db->pool, true, side_cancel_conn,
+		    r);
+		event_add(r->cancel_timer, &tv);
+	}
+	/* otherwise the next step sees cancel_reason and stops */
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+	char *msg;
+
+	(void)fd;
+	(void)what;
+	xasprintf(&msg, "timed out after %lld ms (job timeout)",
+	    (long long)r->timeout_ms);
+	set_message(r, msg);
+	free(msg);
+	run_cancel(r, "timeout", true);
+}
+
+static void
+progress_done(struct pgconn *c, PGresult *res, void *arg)
+{
+	struct run *r = arg;
+
+	r->side_busy = false;
+	if (pgres_ok(res) && PQntuples(res) == 1 && r->progress != NULL &&
+	    r->step == S_BODY) {
+		char *phase;
+		double pct = PQgetisnull(res, 0, 1) ? -1 :
+		    strtod(PQgetvalue(res, 0, 1), NULL);
+
+		xasprintf(&phase, "%s: %s", r->stmt_objects[r->next - 1],
+		    PQgetvalue(res, 0, 0));
+		r->progress(r, phase, pct, r->arg);
+		free(phase);
+	}
+	PQclear(res);
+	pool_release(r->db->pool, c);
+	if (r->zombie)
+		run_free(r);
+}
+
+static void
+progress_conn(struct pgconn *c, const char *err, void *arg)
+{
+	struct run *r = arg;
+	char pid[16];
+	const char *params[1] = { pid };
+
+	(void)err;
+	r->side_wait = NULL;
+	if (c == NULL) {
+		r->side_busy = false;
+		return;
+	}
+	if (r->conn == NULL || r->step != S_BODY) {
+		r->side_busy = false;
+		pool_release(r->db->pool, c);
+		return;
+	}
+	snprintf(pid, sizeof(pid), "%d", pgconn_backend_pid(r->conn));
+	if (pool_query(r->db->pool, c, "SELECT phase, CASE WHEN "
+	    "heap_blks_total > 0 THEN round(100.0 * heap_blks_scanned / "
+	    "heap_blks_total, 1) END FROM pg_catalog.pg_stat_progress_vacuum "
+	    "WHERE pid = $1::pg_catalog.int4", 1, params, progress_done, r) ==
+	    -1) {
+		r->side_busy = false;
+		pool_discard(r->db->pool, c);
+	}
+}
+
+static void
+progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->step != S_BODY || r->side_busy || r->conn == NULL ||
+	    r->cancel_reason != NULL)
+		return;
+	r->side_busy = true;
+	r->side_wait = pool_acquire(r->db->pool, true, progress_conn, r);
+}
+
+/* ---- steps */
+
+/* run_fail: the outcome is decided (failed, cancelled or skipped). */
+static void
+run_fail(struct run *r, enum run_status st, const char *msg,
+    const char *sqlstate)
+{
+	r->status = st;
+	if (msg != NULL)
+		set_message(r, msg);
+	free(r->sqlstate);
+	r->sqlstate = sqlstate != NULL ? xstrdup(sqlstate) : NULL;
+	run_next(r);
+}
+
+static void
+acquired(struct pgconn *c, const char *err, void *arg)
+{
+	struct run *r = arg;
+
+	r->wait = NULL;
+	if (c == NULL) {
+		char *msg;
+
+		xasprintf(&msg, "database unreachable: %s", err);
+		run_fail(r, RUN_FAILED, msg, NULL);
+		free(msg);
+		return;
+	}
+	r->conn = c;
+	r->step = S_PRIMARY;
+	query(r, "SELECT pg_catalog.pg_is_in_recovery()", 0, NULL);
+}
+
+/* state tables; two daemons creating them at once serialize on a lock */
+static char *
+state_sql(struct run *r)
+{
+	char *s, *q = quoted_schema(r);
+
+	xasprintf(&s,
+	    "BEGIN;"
+	    "SELECT pg_catalog.pg_advisory_xact_lock(" RUN_LOCK_CLASS ", 0);"
+	    "CREATE SCHEMA IF NOT EXISTS %s;"
+	    "CREATE TABLE IF NOT EXISTS %s.job_runs ("
+	    " run_id bigserial PRIMARY KEY,"
+	    " job text NOT NULL,"
+	    " job_type text NOT NULL,"
+	    " database text NOT NULL,"
+	    " trigger text NOT NULL CHECK (trigger IN "
+	    "  ('schedule', 'manual', 'startup')),"
+	    " status text NOT NULL CHECK (status IN "
+	    "  ('running', 'succeeded', 'failed', 'cancelled', 'skipped')),"
+	    " started_at timestamptz NOT NULL DEFAULT now(),"
+	    " finished_at timestamptz,"
+	    " duration_ms bigint,"
+	    " rows bigint,"
+	    " message text,"
+	    " details jsonb NOT NULL DEFAULT '{}',"
+	    " host text,"
+	    " pid int);"
+	    "CREATE INDEX IF NOT EXISTS job_runs_job_idx ON %s.job_runs "
+	    " (database, job, run_id);"
+	    "CREATE INDEX IF NOT EXISTS job_runs_running_idx ON %s.job_runs "
+	    " (host, pid) WHERE status = 'running';"
+	    /* one run per scheduled slot and attempt, across daemons */
+	    "CREATE UNIQUE INDEX IF NOT EXISTS job_runs_slot_idx ON %s.job_runs "
+	    " (database, job, (details->>'slot'), (details->>'attempt'))"
+	    " WHERE trigger IN ('schedule', 'startup') AND status <> 'skipped';"
+	    "COMMIT;", q, q, q, q, q);
+	free(q);
+	return s;
+}
+
+static char *
+lock_key(struct run *r)
+{
+	char *k;
+
+	xasprintf(&k, "%s/%s", r->db->name, r->job);
+	return k;
+}
+
+static void
+do_insert(struct run *r)
+{
+	char *sql, *q = quoted_schema(r), *details, host[256], pid[16];
+	char slot[32];
+	json_t *dj = json_object();
+	const char *params[7];
+
+	if (r->slot != 0) {
+		time_rfc3339(r->slot, slot, sizeof(slot));
+		json_object_set_new(dj, "slot", json_string(slot));
+		json_object_set_new(dj, "attempt", json_integer(r->attempt));
+	}
+	details = json_dumps(dj, JSON_COMPACT);
+	json_decref(dj);
+	if (gethostname(host, sizeof(host)) == -1)
+		strlcpy_(host, "?", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	params[0] = r->job;
+	params[1] = conf_job_type_name(r->type);
+	params[2] = r->db->name;
+	params[3] = trigger_names[r->trigger];
+	params[4] = host;
+	params[5] = pid;
+	params[6] = details;
+	xasprintf(&sql, "INSERT INTO %s.job_runs (job, job_type, database, "
+	    "trigger, status, host, pid, details) VALUES ($1, $2, $3, $4, "
+	    "'running', $5, $6::pg_catalog.int4, $7::pg_catalog.jsonb) "
+	    "ON CONFLICT DO NOTHING RETURNING run_id, "
+	    "pg_catalog.date_part('epoch', started_at)::pg_catalog.int8", q);
+	r->step = S_INSERT;
+	query(r, sql, 7, params);
+	free(sql);
+	free(q);
+	free(details);
+}
+
+static void
+do_setup(struct run *r)
+{
+	int64_t st = r->timeout_ms > 0 ? r->timeout_ms :
+	    r->db_statement_timeout_ms;
+	int64_t lt = r->lock_timeout_ms >= 0 ? r->lock_timeout_ms :
+	    r->db_lock_timeout_ms;
+	char *sql;
+
+	xasprintf(&sql, "SET statement_timeout = %lld; SET lock_timeout = %lld",
+	    (long long)st, (long long)lt);
+	r->step = S_SETUP;
+	exec(r, sql);
+	free(sql);
+}
+
+static void
+add_stmt(struct run *r, char *sql, const char *object)
+{
+	r->stmts = xreallocarray(r->stmts, r->nstmts + 1, sizeof(*r->stmts));
+	r->stmt_objects = xreallocarray(r->stmt_objects, r->nstmts + 1,
+	    sizeof(*r->stmt_objects));
+	r->stmts[r->nstmts] = sql;
+	r->stmt_objects[r->nstmts] = xstrdup(object);
+	r->nstmts++;
+}
+
+/* a {"a","b"} array literal for a text[] parameter */
+static char *
+array_literal(char *const *v, size_t n)
+{
+	char *out = xstrdup("{"), *tmp;
+	size_t i;
+	const char *p;
+
+	for (i = 0; i < n; i++) {
+		xasprintf(&tmp, "%s%s\"", out, i > 0 ? "," : "");
+		free(out);
+		out = tmp;
+		for (p = v[i]; *p != '\0'; p++) {
+			xasprintf(&tmp, "%s%s%c", out, *p == '"' || *p == '\\' ?
+			    "\\" : "", *p);
+			free(out);
+			out = tmp;
+		}
+		xasprintf(&tmp, "%s\"", out);
+		free(out);
+		out = tmp;
+	}
+	xasprintf(&tmp, "%s}", out);
+	free(out);
+	return tmp;
+}
+
+/*
+ * do_resolve: look the objects up in the catalog, with bound parameters:
+ * to_regclass() takes a name as a user would type it (qualified or on the
+ * search path), and an injection attempt is simply not found.
+ */
+static void
+do_resolve(struct run *r)
+{
+	char *names = array_literal(r->objects, r->nobjects);
+	char *schemas = array_literal(r->schemas, r->nschemas);
+	const char *params[2] = { names, schemas };
+
+	r->step = S_RESOLVE;
+	for (size_t i = 0; i < r->nobjects; i++) {
+		if (!sql_name_valid(r->objects[i])) {
+			char *msg;
+
+			xasprintf(&msg, "%s \"%.200s\" does not exist",
+			    r->type == JOB_REFRESH ? "materialized view" :
+			    "table", r->objects[i]);
+			free(names);
+			free(schemas);
+			run_fail(r, RUN_FAILED, msg, "42P01");
+			free(msg);
+			return;
+		}
+	}
+	if (r->type == JOB_SQL) {
+		free(names);
+		free(schemas);
+		add_stmt(r, xstrdup(r->sql), "sql");
+		r->next = 0;
+		run_next(r);
+		return;
+	}
+	/* one row per name given (NULL oid: not found), then one per table
+	 * of the given schemas; never one query per table */
+	query(r,
+	    "SELECT g.name, n.nspname, c.relname, c.relkind, c.relispopulated,"
+	    " EXISTS (SELECT 1 FROM pg_catalog.pg_index i"
+	    "  WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid"
+	    "  AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL),"
+	    " g.ord, CASE WHEN c.oid IS NOT NULL THEN"
+	    "  pg_catalog.format('%I.%I', n.nspname, c.relname) END"
+	    " FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY"
+	    "  AS g(name, ord)"
+	    " LEFT JOIN pg_catalog.pg_class c"
+	    "  ON c.oid = pg_catalog.to_regclass(g.name)"
+	    " LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	    " UNION ALL"
+	    " SELECT NULL, n.nspname, c.relname, c.relkind, c.relispopulated,"
+	    "  false, 1000000 + row_number() OVER (ORDER BY n.nspname, c.relname),"
+	    "  pg_catalog.format('%I.%I', n.nspname, c.relname)"
+	    " FROM pg_catalog.pg_class c"
+	    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	    " WHERE n.nspname = ANY ($2::pg_catalog.text[])"
+	    "  AND c.relkind IN ('r', 'm') AND c.relpersistence <> 't'"
+	    " ORDER BY 7", 2, params);
+	free(names);
+	free(schemas);
+}
+
+static char *
+qualified(struct run *r, const char *nsp, const char *rel)
+{
+	PGconn *pg = pgconn_pg(r->conn);
+	char *qn = PQescapeIdentifier(pg, nsp, strlen(nsp));
+	char *qr = PQescapeIdentifier(pg, rel, strlen(rel));
+	char *out;
+
+	if (qn == NULL || qr == NULL)
+		fatalx("PQescapeIdentifier: %s", PQerrorMessage(pg));
+	xasprintf(&out, "%s.%s", qn, qr);
+	PQfreemem(qn);
+	PQfreemem(qr);
+	return out;
+}
+
+/* resolved: turn the catalog rows into statements, or refuse. */
+static void
+resolved(struct run *r, PGresult *res)
+{
+	int i, n = PQntuples(res);
+
+	for (i = 0; i < n; i++) {
+		const char *given = PQgetisnull(res, i, 0) ? NULL :
+		    PQgetvalue(res, i, 0);
+		char *obj, *qobj, *sql, *msg;
+		char kind;
+
+		if (PQgetisnull(res, i, 2)) {
+			xasprintf(&msg, "%s \"%s\" does not exist",
+			    r->type == JOB_REFRESH ? "materialized view" :
+			    "table", given != NULL ? given : "?");
+			run_fail(r, RUN_FAILED, msg, "42P01");
+			free(msg);
+			return;
+		}
+		kind = PQgetvalue(res, i, 3)[0];
+		/* quoted for SQL by PQescapeIdentifier; shown as format(%I) */
+		qobj = qualified(r, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+		obj = xstrdup(PQgetvalue(res, i, 7));
+		if (r->type == JOB_REFRESH) {
+			if (kind != 'm') {
+				xasprintf(&msg, "%s is not a materialized view",
+				    obj);
+				free(obj);
+				free(qobj);
+				run_fail(r, RUN_FAILED, msg, "42809");
+				free(msg);
+				return;
+			}
+			if (r->concurrently && PQgetvalue(res, i, 4)[0] != 't') {
+				xasprintf(&msg, "%s is not populated: "
+				    "REFRESH ... CONCURRENTLY needs a populated "
+				    "view; refresh it once with --no-concurrently",
+				    obj);
+				free(obj);
+				free(qobj);
+				run_fail(r, RUN_FAILED, msg, "55000");
+				free(msg);
+				return;
+			}
+			if (r->concurrently && PQgetvalue(res, i, 5)[0] != 't') {
+				xasprintf(&msg, "%s has no usable unique index: "
+				    "REFRESH ... CONCURRENTLY needs a unique "
+				    "index on plain columns without WHERE; create "
+				    "one, or use --no-concurrently (which blocks "
+				    "readers)", obj);
+				free(obj);
+				free(qobj);
+				run_fail(r, RUN_FAILED, msg, "55000");
+				free(msg);
+				return;
+			}
+			xasprintf(&sql, "REFRESH MATERIALIZED VIEW %s%s",
+			    r->concurrently ? "CONCURRENTLY " : "", qobj);
+		} else {
+			if (kind != 'r' && kind != 'm' && kind != 'p') {
+				xasprintf(&msg, "%s is not a table", obj);
+				free(obj);
+				free(qobj);
+				run_fail(r, RUN_FAILED, msg, "42809");
+				free(msg);
+				return;
+			}
+			if (r->type == JOB_VACUUM)
+				xasprintf(&sql, "VACUUM (%s%sVERBOSE false) %s",
+				    r->full ? "FULL, " : "",
+				    r->analyze ? "ANALYZE, " : "", qobj);
+			else
+				xasprintf(&sql, "ANALYZE %s", qobj);
+		}
+		add_stmt(r, sql, obj);
+		json_array_append_new(r->done_objects, json_string(obj));
+		free(obj);
+		free(qobj);
+	}
+	if (r->type == JOB_ANALYZE && r->nobjects == 0 && r->nschemas == 0)
+		add_stmt(r, xstrdup("ANALYZE"), "database");
+	if (r->nstmts == 0) {
+		run_fail(r, RUN_FAILED, "nothing to do: no table matched",
+		    NULL);
+		return;
+	}
+	r->progress_vacuum = r->type == JOB_VACUUM;
+	r->next = 0;
+	run_next(r);
+}
+
+static void
+start_body_stmt(struct run *r)
+{
+	struct timeval tv = { RUN_PROGRESS_MS / 1000, 0 };
+	char *phase;
+
+	if (r->progress != NULL) {
+		xasprintf(&phase, "%s %s", r->type == JOB_REFRESH ?
+		    "refreshing" : r->type == JOB_VACUUM ? "vacuuming" :
+		    r->type == JOB_ANALYZE ? "analyzing" : "running",
+		    r->stmt_objects[r->next]);
+		r->progress(r, phase, r->nstmts > 1 ?
+		    100.0 * (double)r->next / (double)r->nstmts : -1, r->arg);
+		free(phase);
+		if (r->progress_vacuum)
+			event_add(r->progress_timer, &tv);
+	}
+	r->step = S_BODY;
+	/* user SQL may hold several statements: sent as psql -c would */
+	r->running_sql = r->stmts[r->next];
+	exec(r, r->stmts[r->next++]);
+}
+
+static void
+do_finish(struct run *r)
+{
+	char *sql, *q = quoted_schema(r), *details;
+	char id[32], dur[32], rows[32];
+	json_t *dj;
+	const char *params[6];
+
+	r->duration_ms = now_ms() - r->started_ms;
+	dj = json_pack("{s:O}", "objects", r->done_objects);
+	if (r->sqlstate != NULL)
+		json_object_set_new(dj, "sqlstate", json_string(r->sqlstate));
+	details = json_dumps(dj, JSON_COMPACT);
+	json_decref(dj);
+	snprintf(id, sizeof(id), "%lld", (long long)r->run_id);
+	snprintf(dur, sizeof(dur), "%lld", (long long)r->duration_ms);
+	snprintf(rows, sizeof(rows), "%lld", (long long)r->rows);
+	params[0] = id;
+	params[1] = status_names[r->status];
+	params[2] = dur;
+	params[3] = rows;
+	params[4] = r->message;
+	params[5] = details;
+	xasprintf(&sql, "UPDATE %s.job_runs SET status = $2, finished_at = "
+	    "now(), duration_ms = $3::pg_catalog.int8, rows = "
+	    "$4::pg_catalog.int8, message = $5, details = details || "
+	    "$6::pg_catalog.jsonb WHERE run_id = $1::pg_catalog.int8", q);
+	r->step = S_FINISH;
+	query(r, sql, 6, params);
+	free(sql);
+	free(q);
+	free(details);
+}
+
+static void
+do_reset(struct run *r)
+{
+	r->step = S_RESET;
+	/* an open transaction (user SQL) is rolled back first; DISCARD ALL
+	 * also drops our advisory lock and any session state */
+	if (PQtransactionStatus(pgconn_pg(r->conn)) != PQTRANS_IDLE)
+		exec(r, "ROLLBACK; DISCARD ALL");
+	else
+		exec(r, "DISCARD ALL");
+}
+
+/*
+ * run_next: the current step succeeded (or decided the outcome): start
+ * the next one.  Once the status is decided, the rest is: record it (if
+ * a row exists), reset the session, release, report.
+ */
+static void
+run_next(struct run *r)
+{
+	/* a cancel takes effect at the next step boundary */
+	if (r->cancel_reason != NULL && r->status == RUN_RUNNING) {
+		r->status = r->cancel_as_failure ? RUN_FAILED : RUN_CANCELLED;
+		if (!r->cancel_as_failure || r->message == NULL)
+			set_message(r, r->cancel_reason);
+	}
+	if (r->status == RUN_RUNNING) {
+		switch (r->step) {
+		case S_PRIMARY:
+			if (!r->db->state_ready) {
+				char *sql = state_sql(r);
+
+				r->step = S_STATE;
+				exec(r, sql);
+				free(sql);
+				return;
+			}
+			/* FALLTHROUGH */
+		case S_STATE: {
+			char *key = lock_key(r);
+			const char *params[1] = { key };
+
+			r->step = S_LOCK;
+			query(r, "SELECT pg_catalog.pg_try_advisory_lock("
+			    RUN_LOCK_CLASS ", pg_catalog.hashtext($1))", 1,
+			    params);
+			free(key);
+			return;
+		}
+		case S_LOCK:
+			do_insert(r);
+			return;
+		case S_INSERT:
+			do_setup(r);
+			return;
+		case S_SETUP:
+			do_resolve(r);
+			return;
+		case S_RESOLVE:
+		case S_BODY:
+			if (r->next < r->nstmts) {
+				start_body_stmt(r);
+				return;
+			}
+			r->status = RUN_SUCCEEDED;
+			if (r->type != JOB_SQL)
+				r->rows = (int64_t)r->nstmts;
+			break;
+		default:
+			r->status = RUN_FAILED;
+			break;
+		}
+	}
+	if (r->step < S_FINISH && r->run_id != 0 && r->conn != NULL) {
+		do_finish(r);
+		return;
+	}
+	if (r->step < S_RESET && r->conn != NULL &&
+	    pgconn_state(r->conn) != PGCONN_BROKEN) {
+		do_reset(r);
+		return;
+	}
+	r->step = S_DONE;
+	run_finish(r);
+}
+
+/*
+ * step_result: every query of the run comes back here; the step says
+ * what it was.
+ */
+static void
+step_result(struct pgconn *c, PGresult *res, void *arg)
+{
+	struct run *r = arg;
+	char *msg;
+
+	(void)c;
+	if (res == NULL) {
+		/* the connection is gone */
+		xasprintf(&msg, "connection lost: %s", r->conn != NULL ?
+		    pgconn_error(r->conn) : "?");
+		if (r->conn != NULL)
+			pool_discard(r->db->pool, r->conn);
+		r->conn = NULL;
+		r->locked = false;
+		if (r->step == S_STATE || r->step == S_INSERT)
+			r->db->state_ready = false;
+		if (r->step >= S_FINISH) {
+			free(msg);
+			r->step = S_DONE;
+			run_finish(r);
+			return;
+		}
+		/* a row left "running" is closed when the pool reconnects */
+		if (r->status == RUN_RUNNING)
+			r->status = r->cancel_reason != NULL &&
+			    !r->cancel_as_failure ? RUN_CANCELLED : RUN_FAILED;
+		if (r->cancel_reason == NULL || r->message == NULL)
+			set_message(r, msg);
+		free(msg);
+		run_next(r);
+		return;
+	}
+	if (!pgres_ok(res) && r->step != S_RESET) {
+		const char *state = pgres_sqlstate(res);
+
+		msg = pgres_message(res);
+		PQclear(res);
+		if (r->step == S_STATE || r->step == S_INSERT)
+			r->db->state_ready = false;
+		if (r->step == S_FINISH) {
+			if (!r->finish_retried && state != NULL &&
+			    strcmp(state, "57014") == 0) {
+				/* a late cancel hit the bookkeeping: again */
+				r->finish_retried = true;
+				free(msg);
+				do_finish(r);
+				return;
+			}
+			log_warnx("run %lld: cannot record the result: %s",
+			    (long long)r->run_id, msg);
+			free(msg);
+			run_next(r);
+			return;
+		}
+		if (state != NULL && strcmp(state, "57014") == 0 &&
+		    r->cancel_reason != NULL) {
+			/* our cancel: the reason was recorded already */
+			free(msg);
+			run_fail(r, r->cancel_as_failure ? RUN_FAILED :
+			    RUN_CANCELLED, r->cancel_as_failure ? NULL :
+			    r->cancel_reason, "57014");
+			return;
+		}
+		if (r->step == S_BODY && r->nstmts > 1) {
+			char *m2;
+
+			xasprintf(&m2, "%s: %s", r->stmt_objects[r->next - 1],
+			    msg);
+			free(msg);
+			msg = m2;
+		}
+		run_fail(r, RUN_FAILED, msg, state);
+		free(msg);
+		return;
+	}
+	switch (r->step) {
+	case S_PRIMARY:
+		if (PQgetvalue(res, 0, 0)[0] == 't') {
+			/* a standby cannot run jobs, nor record them */
+			PQclear(res);
+			run_fail(r, RUN_SKIPPED, "database is a standby (in "
+			    "recovery)", NULL);
+			return;
+		}
+		break;
+	case S_STATE:
+		r->db->state_ready = true;
+		break;
+	case S_LOCK:
+		if (PQgetvalue(res, 0, 0)[0] != 't') {
+			PQclear(res);
+			r->busy_elsewhere = true;
+			run_fail(r, RUN_SKIPPED, "already running (another "
+			    "pgmigd holds its lock)", NULL);
+			return;
+		}
+		r->locked = true;
+		break;
+	case S_INSERT:
+		if (PQntuples(res) != 1) {
+			PQclear(res);
+			run_fail(r, RUN_SKIPPED, "this slot already ran (on "
+			    "another pgmigd)", NULL);
+			return;
+		}
+		r->run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		r->started = (time_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		r->started_ms = now_ms();
+		if (r->timeout_ms > 0) {
+			struct timeval tv = { (time_t)(r->timeout_ms / 1000),
+			    (suseconds_t)(r->timeout_ms % 1000) * 1000 };
+
+			event_add(r->deadline, &tv);
+		}
+		if (r->started_cb != NULL)
+			r->started_cb(r, r->arg);
+		{
+			char id[32];
+			struct log_field f[] = {
+				{ "PGMIG_DATABASE", r->db->name },
+				{ "PGMIG_JOB", r->job },
+				{ "PGMIG_JOB_TYPE", conf_job_type_name(r->type) },
+				{ "PGMIG_RUN_ID", id },
+			};
+
+			snprintf(id, sizeof(id), "%lld", (long long)r->run_id);
+			log_event(LOG_INFO, LOG_EV_RUN_START, f, nitems(f),
+			    "run %s of %s on %s started (%s)", id, r->job,
+			    r->db->name, trigger_names[r->trigger]);
+		}
+		break;
+	case S_RESOLVE:
+		if (r->type != JOB_SQL) {
+			resolved(r, res);
+			PQclear(res);
+			return;
+		}
+		break;
+	case S_BODY:
+		event_del(r->progress_timer);
+		if (r->type == JOB_SQL)
+			r->rows = pgconn_rows(r->conn);
+		break;
+	case S_RESET:
+		if (!pgres_ok(res)) {
+			PQclear(res);
+			pool_discard(r->db->pool, r->conn);
+			r->conn = NULL;
+			r->locked = false;
+			run_next(r);
+			return;
+		}
+		r->locked = false;
+		break;
+	default:
+		break;
+	}
+	PQclear(res);
+	if (r->step == S_BODY && r->type == JOB_SQL &&
+	    PQtransactionStatus(pgconn_pg(r->conn)) != PQTRANS_IDLE) {
+		run_fail(r, RUN_FAILED, "the SQL left a transaction open; "
+		    "it was rolled back", NULL);
+		return;
+	}
+	run_next(r);
+}
+
+static void
+log_run(struct run *r)
+{
+	char id[32], dur[32];
+	struct log_field f[] = {
+		{ "PGMIG_DATABASE", r->db->name },
+		{ "PGMIG_JOB", r->job },
+		{ "PGMIG_JOB_TYPE", conf_job_type_name(r->type) },
+		{ "PGMIG_RUN_ID", r->run_id != 0 ? id : NULL },
+		{ "PGMIG_STATUS", status_names[r->status] },
+		{ "PGMIG_DURATION_MS", dur },
+		{ "PGMIG_SQLSTATE", r->sqlstate },
+		{ "PGMIG_TRIGGER", trigger_names[r->trigger] },
+	};
+	static const struct {
+		int prio;
+		enum log_event ev;
+	} kinds[] = {
+		[RUN_RUNNING] = { LOG_INFO, LOG_EV_RUN_OK },
+		[RUN_SUCCEEDED] = { LOG_INFO, LOG_EV_RUN_OK },
+		[RUN_FAILED] = { LOG_ERR, LOG_EV_RUN_FAILED },
+		[RUN_CANCELLED] = { LOG_WARNING, LOG_EV_RUN_CANCELLED },
+		[RUN_SKIPPED] = { LOG_NOTICE, LOG_EV_RUN_SKIPPED },
+	};
+
+	snprintf(id, sizeof(id), "%lld", (long long)r->run_id);
+	snprintf(dur, sizeof(dur), "%lld", (long long)r->duration_ms);
+	log_event(kinds[r->status].prio, kinds[r->status].ev, f, nitems(f),
+	    "%s %s on %s: %s%s%s%s", r->job, status_names[r->status],
+	    r->db->name, r->run_id != 0 ? "run " : "",
+	    r->run_id != 0 ? id : "", r->message != NULL ? ": " : "",
+	    r->message != NULL ? r->message : "");
+}
+
+/* run_finish: the run is over: release, log, tell, free. */
+static void
+run_finish(struct run *r)
+{
+	struct pgmigd *d;
+
+	event_del(r->deadline);
+	event_del(r->cancel_timer);
+	event_del(r->progress_timer);
+	if (r->status == RUN_RUNNING)
+		r->status = RUN_FAILED;
+	if (r->duration_ms == 0 && r->started_ms != 0)
+		r->duration_ms = now_ms() - r->started_ms;
+	if (r->conn != NULL) {
+		if (r->locked)
+			pool_discard(r->db->pool, r->conn);
+		else
+			pool_release(r->db->pool, r->conn);
+		r->conn = NULL;
+	}
+	list_remove(r);
+	log_run(r);
+	if (r->owner_done != NULL)
+		r->owner_done(r, r->owner_arg);
+	if (r->done != NULL)
+		r->done(r, r->arg);
+	r->owner_done = NULL;
+	r->done = NULL;
+	r->started_cb = NULL;
+	r->progress = NULL;
+	d = r->d;
+	if (r->db->retired && r->db->nruns == 0)
+		db_release(r->db);	/* dropped by a reload: last run ended */
+	if (r->side_busy && r->side_wait == NULL)
+		r->zombie = true;	/* the side query frees it */
+	else
+		run_free(r);
+	pgmigd_maybe_exit(d);
+}
+
+/*
+ * run_start: start a run; owner_done is called once when it is over
+ * (also when it never started: database down, standby, already running).
+ * run_observe adds a waiting command.
+ */
+struct run *
+run_start(struct pgmigd *d, struct db *db, const struct run_params *p,
+    run_done_fn owner_done, void *owner_arg)
+{
+	struct run *r = xcalloc(1, sizeof(*r));
+
+	r->d = d;
+	r->db = db;
+	r->schema = xstrdup(db->conf->state_schema);
+	r->db_statement_timeout_ms = db->conf->statement_timeout_ms;
+	r->db_lock_timeout_ms = db->conf->lock_timeout_ms;
+	r->job = xstrdup(p->job);
+	r->type = p->type;
+	r->objects = strv_copy(p->objects, p->nobjects);
+	r->nobjects = p->nobjects;
+	r->schemas = strv_copy(p->schemas, p->nschemas);
+	r->nschemas = p->nschemas;
+	r->analyze = p->analyze;
+	r->full = p->full;
+	r->concurrently = p->concurrently;
+	r->sql = p->sql != NULL ? xstrdup(p->sql) : NULL;
+	r->timeout_ms = p->timeout_ms;
+	r->lock_timeout_ms = p->lock_timeout_ms;
+	r->trigger = p->trigger;
+	r->slot = p->slot;
+	r->attempt = p->attempt > 0 ? p->attempt : 1;
+	r->owner_done = owner_done;
+	r->owner_arg = owner_arg;
+	r->status = RUN_RUNNING;
+	r->started_ms = now_ms();
+	r->started = time(NULL);
+	r->done_objects = json_array();
+	r->deadline = evtimer_new(d->base, deadline_cb, r);
+	r->cancel_timer = evtimer_new(d->base, cancel_timer_cb, r);
+	r->progress_timer = event_new(d->base, -1, EV_PERSIST, progress_cb, r);
+	if (r->deadline == NULL || r->cancel_timer == NULL ||
+	    r->progress_timer == NULL)
+		fatalx("event_new failed");
+	list_add(r);
+	r->step = S_ACQUIRE;
+	r->wait = pool_acquire(db->pool, false, acquired, r);
+	return r;
+}
+
+/* run_set_owner: who hears first when the run is over (the scheduler). */
+void
+run_set_owner(struct run *r, run_done_fn done, void *arg)
+{
+	r->owner_done = done;
+	r->owner_arg = arg;
+}
+
+/* run_observe: a command that waits for the run, streaming progress. */
+void
+run_observe(struct run *r, run_done_fn done, run_started_fn started,
+    run_progress_fn progress, void *arg)
+{
+	r->done = done;
+	r->started_cb = started;
+	r->progress = progress;
+	r->arg = arg;
+}
+
+/* run_detach: the observer is gone; the run goes on. */
+void
+run_detach(struct run *r)
+{
+	r->done = NULL;
+	r->started_cb = NULL;
+	r->progress = NULL;
+}
+
+/* run_id: the job_runs row, 0 before it exists. */
+int64_t
+run_id(const struct run *r)
+{
+	return r->run_id;
+}
+
+/* run_job: the job name. */
+const char *
+run_job(const struct run *r)
+{
+	return r->job;
+}
+
+/* run_status: see enum run_status. */
+enum run_status
+run_status(const struct run *r)
+{
+	return r->status;
+}
+
+/* run_message: why it failed, was cancelled or skipped. */
+const char *
+run_message(const struct run *r)
+{
+	return r->message;
+}
+
+/* run_is_busy_error: skipped because another daemon runs the job. */
+bool
+run_is_busy_error(const struct run *r)
+{
+	return r->busy_elsewhere;
+}
+
+/* run_sqlstate: the server's SQLSTATE of a failure, or NULL. */
+const char *
+run_sqlstate(const struct run *r)
+{
+	return r->sqlstate;
+}
+
+/* run_json: the result object of run and history entries. */
+json_t *
+run_json(const struct run *r)
+{
+	char started[32], finished[32];
+
+	time_rfc3339(r->started, started, sizeof(started));
+	time_rfc3339(r->started + (time_t)(r->duration_ms / 1000), finished,
+	    sizeof(finished));
+	return json_pack("{s:o,s:s,s:s,s:s,s:o,s:I,s:o,s:I,s:o}",
+	    "run_id", r->run_id != 0 ? json_integer(r->run_id) : json_null(),
+	    "job", r->job,
+	    "database", r->db->name,
+	    "status", status_names[r->status],
+	    "started_at", json_string(started),
+	    "duration_ms", (json_int_t)r->duration_ms,
+	    "finished_at", r->status == RUN_RUNNING ? json_null() :
+	    json_string(finished),
+	    "rows", (json_int_t)r->rows,
+	    "message", r->message != NULL ? json_string(r->message) :
+	    json_null());
+}
+
+/* run_objects: the objects it worked on, schema-qualified (borrowed). */
+json_t *
+run_objects(const struct run *r)
+{
+	return r->done_objects;
+}
+
+/* run_duration_ms: how long it ran. */
+int64_t
+run_duration_ms(const struct run *r)
+{
+	return r->duration_ms;
+}
+
+/* run_db: the database it runs on. */
+struct db *
+run_db(const struct run *r)
+{
+	return r->db;
+}
+
+/* run_trigger: schedule, manual or startup. */
+enum run_trigger
+run_trigger(const struct run *r)
+{
+	return r->trigger;
+}

@@ -27,6 +27,7 @@
 #define REPLY_TIMEOUT_MS (24 * 3600 * 1000)
 
 static bool opt_json;
+static char *pending;		/* the request line, until it is sent */
 
 static void __attribute__((noreturn))
 usage(int code)
@@ -71,6 +72,7 @@ die(int code, const char *errcode, const char *fmt, ...)
 		output_error(stdout, errcode, msg, true);
 	fprintf(stderr, "pgmigctl: %s\n", msg);
 	free(msg);
+	free(pending);
 	exit(code);
 }
 
@@ -229,13 +231,17 @@ main(int argc, char **argv)
 	proto_request_clear(&req);
 	if (s == NULL)
 		die(EXIT_FAILED, "internal", "cannot encode the request");
-	if (strlen(s) > PROTO_MAX_LINE)
+	if (strlen(s) > PROTO_MAX_LINE) {
+		free(s);
 		die(EXIT_USAGE, "usage", "request too long");
+	}
 
+	pending = s;		/* die() frees it */
 	fd = connect_socket(path);
 	send_all(fd, s, strlen(s));
 	send_all(fd, "\n", 1);
 	free(s);
+	pending = NULL;
 
 	while ((line = read_line(fd, &buf, &have)) != NULL) {
 		json_t *ok, *result, *error;

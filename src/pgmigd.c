@@ -370,6 +370,7 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("pgmigd %s\n", PACKAGE_VERSION);
+			free(d.conf_path);
 			return 0;
 		case 'h':
 			usage(0);

@@ -970,15 +970,16 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 		return;
 	}
 	if (!pgres_ok(res) && r->step != S_RESET) {
-		const char *state = pgres_sqlstate(res);
+		char state[6] = "";
 
+		if (pgres_sqlstate(res) != NULL)
+			strlcpy_(state, pgres_sqlstate(res), sizeof(state));
 		msg = pgres_message(res);
 		PQclear(res);
 		if (r->step == S_STATE || r->step == S_INSERT)
 			r->db->state_ready = false;
 		if (r->step == S_FINISH) {
-			if (!r->finish_retried && state != NULL &&
-			    strcmp(state, "57014") == 0) {
+			if (!r->finish_retried && strcmp(state, "57014") == 0) {
 				/* a late cancel hit the bookkeeping: again */
 				r->finish_retried = true;
 				free(msg);
@@ -991,8 +992,7 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 			run_next(r);
 			return;
 		}
-		if (state != NULL && strcmp(state, "57014") == 0 &&
-		    r->cancel_reason != NULL) {
+		if (strcmp(state, "57014") == 0 && r->cancel_reason != NULL) {
 			/* our cancel: the reason was recorded already */
 			free(msg);
 			run_fail(r, r->cancel_as_failure ? RUN_FAILED :
@@ -1008,7 +1008,7 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 			free(msg);
 			msg = m2;
 		}
-		run_fail(r, RUN_FAILED, msg, state);
+		run_fail(r, RUN_FAILED, msg, state[0] != '\0' ? state : NULL);
 		free(msg);
 		return;
 	}

@@ -557,7 +557,8 @@ do_insert(struct run *r)
 	    "trigger, status, host, pid, details) VALUES ($1, $2, $3, $4, "
 	    "'running', $5, $6::pg_catalog.int4, $7::pg_catalog.jsonb) "
 	    "ON CONFLICT DO NOTHING RETURNING run_id, "
-	    "pg_catalog.date_part('epoch', started_at)::pg_catalog.int8", q);
+	    "pg_catalog.floor(pg_catalog.date_part('epoch', started_at))::pg_catalog.int8",
+	    q);
 	r->step = S_INSERT;
 	query(r, sql, 7, params);
 	free(sql);
@@ -1143,6 +1144,7 @@ static void
 run_finish(struct run *r)
 {
 	struct pgmigd *d;
+	struct db *db;
 
 	event_del(r->deadline);
 	event_del(r->cancel_timer);
@@ -1169,12 +1171,18 @@ run_finish(struct run *r)
 	r->started_cb = NULL;
 	r->progress = NULL;
 	d = r->d;
-	if (r->db->retired && r->db->nruns == 0)
-		db_release(r->db);	/* dropped by a reload: last run ended */
-	if (r->side_busy && r->side_wait == NULL)
+	db = r->db;
+	if (r->side_wait != NULL) {
+		pool_acquire_cancel(r->side_wait);
+		r->side_wait = NULL;
+		r->side_busy = false;
+	}
+	if (r->side_busy)
 		r->zombie = true;	/* the side query frees it */
 	else
 		run_free(r);
+	if (db->retired && db->nruns == 0)
+		db_release(db);		/* dropped by a reload: last run ended */
 	pgmigd_maybe_exit(d);
 }
 

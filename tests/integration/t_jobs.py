@@ -190,4 +190,22 @@ with Cluster(extra_conf={"synchronous_commit": "on"}) as pg:
     R.ok(dup == [] and int(n[0]) >= 3,
          "two daemons, one job: %s runs, no slot twice" % n[0], dup)
 
+    # ------------------------------------------------ reload drops a database
+    db = pg.createdb()
+    with Daemon(databases=dbconf(pg, db, [job("sleepy", "SELECT pg_sleep(60)")])) as d:
+        rc, out, err = d.ctl("--json", "run", "sleepy", "--detach")
+        rid = json.loads(out)["run_id"]
+        d.write_conf(open(d.conf).read().split("databases = (")[0] +
+                     "databases = (\n);\n")
+        rc, out, err = d.ctl("reload")
+        R.eq(rc, 0, "reload without the database of a running job")
+        R.ok(wait_for(lambda: runs(pg, db, "run_id = %d" % rid)[0][3] ==
+                      "cancelled", 10) and "removed" in
+             runs(pg, db, "run_id = %d" % rid)[0][6],
+             "its run is cancelled and recorded", runs(pg, db))
+        rc, out, err = d.ctl("--json", "status")
+        R.ok(rc == 0 and json.loads(out)["databases"] == [],
+             "the daemon serves on without it")
+        R.eq(d.stop(), 0, "and exits 0")
+
 R.summary()

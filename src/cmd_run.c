@@ -25,6 +25,7 @@ cmd_run_exec(struct cmd_ctx *ctx)
 	struct db *db = cmd_db(ctx);
 	bool detach = json_is_true(json_object_get(ctx->req.opts, "detach"));
 	char *cause = NULL;
+	bool busy = false;
 	enum cmd_retval rv;
 	struct run *r;
 
@@ -34,10 +35,10 @@ cmd_run_exec(struct cmd_ctx *ctx)
 		return cmd_error(ctx, PROTO_E_USAGE, "--detach needs a running "
 		    "daemon");
 	r = sched_run_now(db, json_string_value(json_array_get(ctx->req.args,
-	    0)), &cause);
+	    0)), &cause, &busy);
 	if (r == NULL) {
-		rv = cmd_error(ctx, cause[0] == 'n' ? PROTO_E_NOT_FOUND :
-		    PROTO_E_BUSY, "%s", cause);
+		rv = cmd_error(ctx, busy ? PROTO_E_BUSY : PROTO_E_NOT_FOUND, "%s",
+		    cause);
 		free(cause);
 		return rv;
 	}

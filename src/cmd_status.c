@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pgmigd.h"
 #include "pool.h"
+#include "sched.h"
 #include "util.h"
 
 /* cmd_status_db: one database's entry (also used by other commands). */
@@ -22,7 +23,7 @@ status_db(const struct db *db)
 	const struct pool *p = db->pool;
 	const char *v = pool_server_version(p);
 
-	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:I,s:o}",
+	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:I,s:o,s:o}",
 	    "name", db->name,
 	    "reachable", pool_checked(p) ? json_boolean(pool_reachable(p)) :
 	    json_null(),
@@ -31,6 +32,7 @@ status_db(const struct db *db)
 	    "server_version", v != NULL ? json_string(v) : json_null(),
 	    "pool", pool_json(p),
 	    "jobs", (json_int_t)db->conf->njobs,
+	    "next_job", sched_next_json((struct db *)db),
 	    "last_error", !pool_reachable(p) && pool_last_error(p) != NULL ?
 	    json_string(pool_last_error(p)) : json_null());
 }

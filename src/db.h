@@ -26,6 +26,7 @@ struct db {
 	bool was_reachable;		/* for reconnect clean-up (sched.c) */
 	struct sched *sched;		/* its jobs' timers (sched.c) */
 	bool retired;			/* no longer configured; runs end */
+	bool stale_rows;		/* a run could not close its row */
 };
 
 void db_sync(struct pgmigd *);

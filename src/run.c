@@ -32,6 +32,7 @@ enum run_step {
 	S_SETUP,
 	S_RESOLVE,
 	S_BODY,
+	S_ABORT,		/* roll back what the body left open */
 	S_FINISH,
 	S_RESET,
 	S_DONE,
@@ -85,6 +86,7 @@ struct run {
 	struct pool_wait *side_wait;	/* connection for cancel/progress */
 	const char *running_sql;	/* the body statement on the server */
 	bool finish_retried;
+	bool recorded;		/* its row has its final status */
 	bool side_busy;
 	bool zombie;		/* finished; freed when the side query ends */
 	bool busy_elsewhere;	/* another daemon holds the job's lock */
@@ -475,7 +477,18 @@ acquired(struct pgconn *c, const char *err, void *arg)
 	}
 	r->conn = c;
 	r->step = S_PRIMARY;
-	query(r, "SELECT pg_catalog.pg_is_in_recovery()", 0, NULL);
+	{
+		/* is it a primary, and does job_runs exist?  (creating it
+		 * with IF NOT EXISTS would want CREATE rights every time) */
+		char *t;
+		const char *params[1];
+
+		xasprintf(&t, "\"%s\".job_runs", r->schema);
+		params[0] = t;
+		query(r, "SELECT pg_catalog.pg_is_in_recovery(), "
+		    "pg_catalog.to_regclass($1) IS NOT NULL", 1, params);
+		free(t);
+	}
 }
 
 /* state tables; two daemons creating them at once serialize on a lock */
@@ -778,8 +791,16 @@ resolved(struct run *r, PGresult *res)
 		free(obj);
 		free(qobj);
 	}
+	/* neither tables nor schemas: the whole database, as vacuumdb does */
 	if (r->type == JOB_ANALYZE && r->nobjects == 0 && r->nschemas == 0)
 		add_stmt(r, xstrdup("ANALYZE"), "database");
+	if (r->type == JOB_VACUUM && r->nobjects == 0 && r->nschemas == 0) {
+		char *sql;
+
+		xasprintf(&sql, "VACUUM (%s%sVERBOSE false)", r->full ?
+		    "FULL, " : "", r->analyze ? "ANALYZE, " : "");
+		add_stmt(r, sql, "database");
+	}
 	if (r->nstmts == 0) {
 		run_fail(r, RUN_FAILED, "nothing to do: no table matched",
 		    NULL);
@@ -920,6 +941,14 @@ run_next(struct run *r)
 			break;
 		}
 	}
+	if (r->step < S_ABORT && r->conn != NULL &&
+	    pgconn_state(r->conn) != PGCONN_BROKEN &&
+	    PQtransactionStatus(pgconn_pg(r->conn)) != PQTRANS_IDLE) {
+		/* the row is written outside what the body left open */
+		r->step = S_ABORT;
+		exec(r, "ROLLBACK");
+		return;
+	}
 	if (r->step < S_FINISH && r->run_id != 0 && r->conn != NULL) {
 		do_finish(r);
 		return;
@@ -970,7 +999,7 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 		run_next(r);
 		return;
 	}
-	if (!pgres_ok(res) && r->step != S_RESET) {
+	if (!pgres_ok(res) && r->step != S_RESET && r->step != S_ABORT) {
 		char state[6] = "";
 
 		if (pgres_sqlstate(res) != NULL)
@@ -1015,6 +1044,8 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 	}
 	switch (r->step) {
 	case S_PRIMARY:
+		if (PQgetvalue(res, 0, 1)[0] == 't')
+			r->db->state_ready = true;
 		if (PQgetvalue(res, 0, 0)[0] == 't') {
 			/* a standby cannot run jobs, nor record them */
 			PQclear(res);
@@ -1061,6 +1092,7 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 				{ "PGMIG_JOB", r->job },
 				{ "PGMIG_JOB_TYPE", conf_job_type_name(r->type) },
 				{ "PGMIG_RUN_ID", id },
+				{ "PGMIG_TRIGGER", trigger_names[r->trigger] },
 			};
 
 			snprintf(id, sizeof(id), "%lld", (long long)r->run_id);
@@ -1080,6 +1112,9 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 		event_del(r->progress_timer);
 		if (r->type == JOB_SQL)
 			r->rows = pgconn_rows(r->conn);
+		break;
+	case S_FINISH:
+		r->recorded = true;
 		break;
 	case S_RESET:
 		if (!pgres_ok(res)) {
@@ -1160,6 +1195,8 @@ run_finish(struct run *r)
 			pool_release(r->db->pool, r->conn);
 		r->conn = NULL;
 	}
+	if (r->run_id != 0 && !r->recorded)
+		r->db->stale_rows = true;	/* closed at the next check */
 	list_remove(r);
 	log_run(r);
 	if (r->owner_done != NULL)

@@ -268,6 +268,7 @@ record_skip(struct sched_job *sj, const struct conf_job *j, time_t slot,
 		{ "PGMIG_JOB", sj->name },
 		{ "PGMIG_JOB_TYPE", conf_job_type_name(j->type) },
 		{ "PGMIG_STATUS", "skipped" },
+		{ "PGMIG_TRIGGER", "schedule" },
 	};
 
 	host_pid(host, sizeof(host), pid, sizeof(pid));
@@ -436,7 +437,7 @@ start_run(struct sched_job *sj, time_t slot, int attempt,
  * NULL with the reason in *cause if it cannot start.
  */
 struct run *
-sched_run_now(struct db *db, const char *job, char **cause)
+sched_run_now(struct db *db, const char *job, char **cause, bool *ret_busy)
 {
 	struct sched *s = db->sched;
 	struct sched_job *sj = NULL;
@@ -446,6 +447,7 @@ sched_run_now(struct db *db, const char *job, char **cause)
 	for (k = 0; s != NULL && k < s->njobs; k++)
 		if (strcmp(s->jobs[k].name, job) == 0)
 			sj = &s->jobs[k];
+	*ret_busy = false;
 	if (sj == NULL || (j = job_conf(sj)) == NULL) {
 		xasprintf(cause, "no job \"%s\" on database %s", job,
 		    db->name);
@@ -456,6 +458,7 @@ sched_run_now(struct db *db, const char *job, char **cause)
 		    conf_job_type_name(j->type));
 		return NULL;
 	}
+	*ret_busy = true;
 	if (sj->run != NULL) {
 		xasprintf(cause, "%s is already running (run %lld)", job,
 		    (long long)run_id(sj->run));
@@ -611,10 +614,15 @@ health_cb(struct pool *p, void *arg)
 	bool up = pool_reachable(p) && !pool_in_recovery(p);
 
 	if (up && !db->was_reachable) {
+		db->stale_rows = false;
 		close_stale(db);
 		retention(db);
 		if (db->sched != NULL && !db->sched->caught_up)
 			catch_up(db->sched);
+	} else if (up && db->stale_rows) {
+		/* a run lost its connection without an outage being seen */
+		db->stale_rows = false;
+		close_stale(db);
 	}
 	db->was_reachable = up;
 }
@@ -762,4 +770,27 @@ sched_job_json(struct db *db, const struct conf_job *j)
 	    run_id(sj->run) != 0 ? json_integer(run_id(sj->run)) :
 	    json_null(),
 	    "last_run", json_null());
+}
+
+/* sched_next_json: {"name","at"} of db's next scheduled job, or null. */
+json_t *
+sched_next_json(struct db *db)
+{
+	struct sched *s = db->sched;
+	struct sched_job *best = NULL;
+	char at[32];
+	size_t k;
+
+	for (k = 0; s != NULL && k < s->njobs; k++) {
+		struct sched_job *sj = &s->jobs[k];
+
+		if (!event_pending(sj->timer, EV_TIMEOUT, NULL))
+			continue;
+		if (best == NULL || sj->fire_at_ms < best->fire_at_ms)
+			best = sj;
+	}
+	if (best == NULL)
+		return json_null();
+	time_rfc3339((time_t)(best->fire_at_ms / 1000), at, sizeof(at));
+	return json_pack("{s:s,s:s}", "name", best->name, "at", at);
 }

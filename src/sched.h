@@ -21,7 +21,8 @@ void sched_sync(struct pgmigd *);
 void sched_free(struct db *);
 void sched_stop(struct pgmigd *);
 json_t *sched_job_json(struct db *, const struct conf_job *);
+json_t *sched_next_json(struct db *);
 bool sched_type_supported(int);
-struct run *sched_run_now(struct db *, const char *, char **);
+struct run *sched_run_now(struct db *, const char *, char **, bool *);
 
 #endif

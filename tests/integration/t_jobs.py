@@ -78,7 +78,20 @@ with Cluster(extra_conf={"synchronous_commit": "on"}) as pg:
     with Daemon(databases=dbconf(pg, db, [
             job("sleepy", "SELECT pg_sleep(60)"),
             job("slow", "SELECT pg_sleep(10)", extra='timeout = "1s";'),
-            job("quick", "SELECT 42")])) as d:
+            job("quick", "SELECT 42"),
+            job("openx", "BEGIN; SELECT 1"),
+            '{ name = "vacall"; type = "vacuum"; schedule = "@yearly"; }'])) as d:
+        rc, out, err = d.ctl("run", "openx")
+        last = runs(pg, db, "job = 'openx'")
+        R.ok(rc == 1 and "transaction open" in err and last and
+             last[-1][3] == "failed", "SQL that leaves a transaction open: "
+             "rolled back, recorded failed", last)
+        rc, out, err = d.ctl("run", "vacall")
+        R.ok(rc == 0 and runs(pg, db, "job = 'vacall'")[-1][3] == "succeeded",
+             "a vacuum job with no tables vacuums the database", err)
+        rc, out, err = d.ctl("--json", "status")
+        nj = json.loads(out)["databases"][0]["next_job"]
+        R.ok(nj and nj["name"] and nj["at"], "status shows the next job", nj)
         rc, out, err = d.ctl("--json", "run", "sleepy", "--detach")
         rid = json.loads(out)["run_id"] if rc == 0 else None
         R.ok(rc == 0 and rid, "run --detach prints the run id", out + err)

@@ -374,9 +374,11 @@ cmd_q_conn(struct pgconn *c, const char *err, void *arg)
 		cmd_q_free(q);
 		return;
 	}
-	/* never queue a report behind DDL */
-	if (pool_query(q->db->pool, c, q->sql, q->n,
-	    (const char *const *)q->params, cmd_q_done, q) == -1) {
+	/* without parameters the SQL may be a batch (BEGIN; SET LOCAL ...;
+	 * SELECT ...; COMMIT), sent as one simple query */
+	if ((q->n == 0 ? pool_exec(q->db->pool, c, q->sql, cmd_q_done, q) :
+	    pool_query(q->db->pool, c, q->sql, q->n,
+	    (const char *const *)q->params, cmd_q_done, q)) == -1) {
 		pool_discard(q->db->pool, c);
 		q->cb(q->ctx, NULL, "connection lost", q->arg);
 		cmd_q_free(q);

@@ -33,3 +33,22 @@ CMD(vacuum, "vacuum", NULL, "TABLE [--analyze] [--full]", 1, 1, CMD_MUTATE,
     "analyze,full", "VACUUM a table (--full must be asked for)")
 CMD(analyze, "analyze", NULL, "[TABLE]", 0, 1, CMD_MUTATE, "",
     "ANALYZE a table, or the whole database")
+CMD(analyze_indexes, "analyze-indexes", NULL, "[--limit N]", 0, 0, CMD_READ,
+    "limit=", "unused, redundant and invalid indexes; the largest ones")
+CMD(missing_indexes, "missing-indexes", NULL, "[--min-rows N]", 0, 0,
+    CMD_READ, "min-rows=",
+    "foreign keys without an index; large tables read by seq scans")
+CMD(analyze_queries, "analyze-queries", "slow-queries",
+    "[--limit N] [--min-mean-ms MS] [--order mean|total]", 0, 0, CMD_READ,
+    "limit=,min-mean-ms=,order=", "top statements from pg_stat_statements")
+CMD(table_stats, "table-stats", NULL, "", 0, 0, CMD_READ, "",
+    "size, live and dead tuples, estimated bloat, last (auto)vacuum/analyze")
+CMD(connection_stats, "connection-stats", NULL,
+    "[--idle-threshold DUR] [--long-threshold DUR]", 0, 0, CMD_READ,
+    "idle-threshold=,long-threshold=",
+    "connections by state, user, application; idle in transaction")
+CMD(lock_info, "lock-info", NULL, "", 0, 0, CMD_READ, "",
+    "lock waits and blocking chains")
+CMD(health_check, "health-check", NULL, "", 0, 0, CMD_READ, "",
+    "wraparound, invalid indexes, long and idle transactions, headroom, "
+    "replication lag, stale jobs; exit 1 if any check is not ok")

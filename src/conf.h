@@ -64,6 +64,14 @@ struct conf_job {
 	int64_t limit;
 	double max_usage;
 	int64_t idle_in_transaction_ms;
+	int64_t long_running_ms;
+	int64_t min_rows;
+	/* health_check thresholds */
+	double wraparound_warning, wraparound_critical;
+	int64_t long_xact_warning_ms, long_xact_critical_ms;
+	int64_t idle_xact_warning_ms, idle_xact_critical_ms;
+	double connections_warning, connections_critical;
+	int64_t lag_warning_ms, lag_critical_ms;
 	int line;
 };
 

@@ -54,6 +54,7 @@ static const struct {
 	[LOG_EV_DB_UP] = { "database_up", "28ea9d6b9ffa4ba6a938e7dafa06172e" },
 	[LOG_EV_DB_DOWN] = { "database_down",
 	    "39fbae7cab0b4cb7ba49f8eb0b17283f" },
+	[LOG_EV_FINDING] = { "finding", "4a0cbf8dbc1c4dd8cb4a09fc1c283940" },
 };
 
 static const char *log_levels[] = {

@@ -36,6 +36,7 @@ enum log_event {
 	LOG_EV_RUN_SKIPPED,
 	LOG_EV_DB_UP,
 	LOG_EV_DB_DOWN,
+	LOG_EV_FINDING,
 	LOG_EV__COUNT
 };
 

@@ -200,6 +200,13 @@ keep_result(struct pgconn *c, PGresult *res)
 		PQclear(res);	/* keep the first error */
 		return;
 	}
+	/* else the last result with rows (a report's SELECT between BEGIN,
+	 * SET LOCAL and COMMIT), else the last result */
+	if (c->kept != NULL && PQresultStatus(c->kept) == PGRES_TUPLES_OK &&
+	    st != PGRES_TUPLES_OK && pgres_ok(res)) {
+		PQclear(res);
+		return;
+	}
 	PQclear(c->kept);
 	c->kept = res;
 }
@@ -378,7 +385,8 @@ pgconn_query(struct pgconn *c, const char *sql, int nparams,
 /*
  * pgconn_exec: send SQL that may hold several statements (simple query
  * protocol, as psql sends a file's statements).  The result passed to cb
- * is the first error, or else the last statement's result.
+ * is the first error, else the last one that returned rows, else the
+ * last statement's.
  */
 int
 pgconn_exec(struct pgconn *c, const char *sql, pgconn_result_cb cb,

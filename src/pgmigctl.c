@@ -269,12 +269,16 @@ main(int argc, char **argv)
 		result = json_object_get(reply, "result");
 		error = json_object_get(reply, "error");
 		if (json_is_true(ok)) {
+			/* a check that is not ok (health-check) exits 1 */
+			int code = json_is_false(json_object_get(result, "ok")) ?
+			    EXIT_FAILED : EXIT_OK;
+
 			output_result(stdout, spec->name, result != NULL ?
 			    result : json_object(), opt_json);
 			json_decref(reply);
 			close(fd);
 			free(buf);
-			return EXIT_OK;
+			return code;
 		} else {
 			const char *code = json_string_value(json_object_get(
 			    error, "code")) ?: "internal";

@@ -254,7 +254,9 @@ once_reply(struct cmd_ctx *ctx)
 		once_exit = proto_err_exit((int)ctx->err);
 	} else {
 		output_result(stdout, ctx->req.cmd, ctx->result, once_json);
-		once_exit = EXIT_OK;
+		/* a check that is not ok (health-check) exits 1 */
+		once_exit = json_is_false(json_object_get(ctx->result, "ok")) ?
+		    EXIT_FAILED : EXIT_OK;
 	}
 	event_base_loopexit(ctx->d->base, NULL);
 	cmd_ctx_free(ctx);

@@ -583,6 +583,15 @@ pool_query(struct pool *p, struct pgconn *c, const char *sql, int n,
 	return pgconn_query(c, sql, n, params, cb, arg);
 }
 
+/* pool_exec: pgconn_exec, counted in the pool's statistics. */
+int
+pool_exec(struct pool *p, struct pgconn *c, const char *sql,
+    pgconn_result_cb cb, void *arg)
+{
+	p->stats.queries++;
+	return pgconn_exec(c, sql, cb, arg);
+}
+
 /* pool_set_health_cb: hear about checks and reachability changes. */
 void
 pool_set_health_cb(struct pool *p, pool_health_cb cb, void *arg)

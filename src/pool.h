@@ -44,6 +44,8 @@ void pool_release(struct pool *, struct pgconn *);
 void pool_discard(struct pool *, struct pgconn *);
 int pool_query(struct pool *, struct pgconn *, const char *, int,
     const char *const *, pgconn_result_cb, void *);
+int pool_exec(struct pool *, struct pgconn *, const char *,
+    pgconn_result_cb, void *);
 void pool_check_now(struct pool *);
 void pool_set_health_cb(struct pool *, pool_health_cb, void *);
 

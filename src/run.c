@@ -14,6 +14,7 @@
 #include "db.h"
 #include "log.h"
 #include "pgmigd.h"
+#include "diag.h"
 #include "pool.h"
 #include "run.h"
 #include "util.h"
@@ -85,6 +86,10 @@ struct run {
 	struct event *progress_timer;
 	struct pool_wait *side_wait;	/* connection for cancel/progress */
 	const char *running_sql;	/* the body statement on the server */
+	/* diagnostics jobs: their thresholds, and the report they made */
+	struct diag_opts diag;
+	struct diag_health health;
+	json_t *report;
 	bool finish_retried;
 	bool recorded;		/* its row has its final status */
 	bool side_busy;
@@ -167,6 +172,24 @@ quoted_schema(struct run *r)
 	return s;
 }
 
+/* the report a diagnostics job type runs, or -1 */
+static int
+report_kind(int type)
+{
+	switch (type) {
+	case JOB_INDEX_USAGE:
+		return DIAG_INDEXES;
+	case JOB_SLOW_QUERIES:
+		return DIAG_QUERIES;
+	case JOB_CONNECTION_CHECK:
+		return DIAG_CONNECTIONS;
+	case JOB_HEALTH_CHECK:
+		return DIAG_HEALTH;
+	default:
+		return -1;
+	}
+}
+
 /* ---- the run list of a database */
 
 static void
@@ -243,6 +266,7 @@ run_free(struct run *r)
 	free(r->sqlstate);
 	free(r->cancel_reason);
 	json_decref(r->done_objects);
+	json_decref(r->report);
 	free(r);
 }
 
@@ -263,7 +287,7 @@ query(struct run *r, const char *sql, int n, const char *const *params)
 static void
 exec(struct run *r, const char *sql)
 {
-	if (pgconn_exec(r->conn, sql, step_result, r) == -1)
+	if (pool_exec(r->db->pool, r->conn, sql, step_result, r) == -1)
 		step_result(r->conn, NULL, r);
 }
 
@@ -483,10 +507,12 @@ acquired(struct pgconn *c, const char *err, void *arg)
 		char *t;
 		const char *params[1];
 
-		xasprintf(&t, "\"%s\".job_runs", r->schema);
+		xasprintf(&t, "\"%s\"", r->schema);
 		params[0] = t;
 		query(r, "SELECT pg_catalog.pg_is_in_recovery(), "
-		    "pg_catalog.to_regclass($1) IS NOT NULL", 1, params);
+		    "pg_catalog.to_regclass($1 || '.job_runs') IS NOT NULL AND "
+		    "pg_catalog.to_regclass($1 || '.pgss_snapshot') IS NOT NULL",
+		    1, params);
 		free(t);
 	}
 }
@@ -518,6 +544,13 @@ state_sql(struct run *r)
 	    " details jsonb NOT NULL DEFAULT '{}',"
 	    " host text,"
 	    " pid int);"
+	    /* the slow_queries job's previous pg_stat_statements counters */
+	    "CREATE TABLE IF NOT EXISTS %s.pgss_snapshot ("
+	    " database text NOT NULL, queryid bigint NOT NULL,"
+	    " userid oid NOT NULL, dbid oid NOT NULL, calls bigint NOT NULL,"
+	    " total_ms double precision NOT NULL, rows bigint NOT NULL,"
+	    " taken_at timestamptz NOT NULL,"
+	    " PRIMARY KEY (database, queryid, userid, dbid));"
 	    "CREATE INDEX IF NOT EXISTS job_runs_job_idx ON %s.job_runs "
 	    " (database, job, run_id);"
 	    "CREATE INDEX IF NOT EXISTS job_runs_running_idx ON %s.job_runs "
@@ -526,7 +559,7 @@ state_sql(struct run *r)
 	    "CREATE UNIQUE INDEX IF NOT EXISTS job_runs_slot_idx ON %s.job_runs "
 	    " (database, job, (details->>'slot'), (details->>'attempt'))"
 	    " WHERE trigger IN ('schedule', 'startup') AND status <> 'skipped';"
-	    "COMMIT;", q, q, q, q, q);
+	    "COMMIT;", q, q, q, q, q, q);
 	free(q);
 	return s;
 }
@@ -659,6 +692,24 @@ do_resolve(struct run *r)
 			free(msg);
 			return;
 		}
+	}
+	if (report_kind(r->type) != -1) {
+		free(names);
+		free(schemas);
+		if (report_kind(r->type) == DIAG_QUERIES) {
+			const char *p[1] = { "pg_stat_statements" };
+
+			/* where the extension lives goes into the SQL */
+			query(r, "SELECT pg_catalog.quote_ident(n.nspname) FROM "
+			    "pg_catalog.pg_extension e JOIN pg_catalog."
+			    "pg_namespace n ON n.oid = e.extnamespace WHERE "
+			    "e.extname = $1", 1, p);
+			return;
+		}
+		add_stmt(r, diag_sql(report_kind(r->type), &r->diag), "report");
+		r->next = 0;
+		run_next(r);
+		return;
 	}
 	if (r->type == JOB_SQL) {
 		free(names);
@@ -811,6 +862,124 @@ resolved(struct run *r, PGresult *res)
 	run_next(r);
 }
 
+/* resolved_report: pg_stat_statements' schema is known (or missing). */
+static void
+resolved_report(struct run *r, PGresult *res)
+{
+	PGconn *pg = pgconn_pg(r->conn);
+	char *lit, *schema;
+
+	if (PQntuples(res) == 0) {
+		run_fail(r, RUN_FAILED, "pg_stat_statements is not installed in "
+		    "this database: CREATE EXTENSION pg_stat_statements (and "
+		    "add it to shared_preload_libraries)", "58P01");
+		return;
+	}
+	lit = PQescapeLiteral(pg, r->db->name, strlen(r->db->name));
+	schema = quoted_schema(r);
+	if (lit == NULL)
+		fatalx("PQescapeLiteral: %s", PQerrorMessage(pg));
+	r->diag.ext_schema = PQgetvalue(res, 0, 0);
+	r->diag.state_schema = schema;
+	r->diag.db_literal = lit;
+	r->diag.delta = true;
+	add_stmt(r, diag_sql(DIAG_QUERIES, &r->diag), "report");
+	r->diag.ext_schema = r->diag.state_schema = r->diag.db_literal = NULL;
+	PQfreemem(lit);
+	free(schema);
+	r->next = 0;
+	run_next(r);
+}
+
+static void
+emit_finding(void *arg, const char *object, const char *msg, json_t *f)
+{
+	struct run *r = arg;
+	char id[32], mean[32], calls[32];
+	json_t *m = json_object_get(f, "mean_ms");
+	json_t *c = json_object_get(f, "calls");
+	struct log_field fields[] = {
+		{ "PGMIG_DATABASE", r->db->name },
+		{ "PGMIG_JOB", r->job },
+		{ "PGMIG_JOB_TYPE", conf_job_type_name(r->type) },
+		{ "PGMIG_RUN_ID", id },
+		{ "PGMIG_OBJECT", r->type != JOB_SLOW_QUERIES ? object : NULL },
+		{ "PGMIG_QUERYID", r->type == JOB_SLOW_QUERIES ? object : NULL },
+		{ "PGMIG_MEAN_MS", json_is_number(m) ? mean : NULL },
+		{ "PGMIG_CALLS", json_is_integer(c) ? calls : NULL },
+	};
+
+	snprintf(id, sizeof(id), "%lld", (long long)r->run_id);
+	snprintf(mean, sizeof(mean), "%.3f", json_number_value(m));
+	snprintf(calls, sizeof(calls), "%lld",
+	    (long long)json_integer_value(c));
+	log_event(LOG_WARNING, LOG_EV_FINDING, fields, nitems(fields),
+	    "%s on %s: %s", r->job, r->db->name, msg);
+}
+
+/* reported: a diagnostics job's report: findings to journald, the
+ * report to job_runs.details; a health check that is not ok fails */
+static void
+reported(struct run *r, PGresult *res)
+{
+	int kind = report_kind(r->type);
+	json_t *j = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0,
+	    NULL) : NULL;
+
+	if (j == NULL) {
+		run_fail(r, RUN_FAILED, "unexpected report result", NULL);
+		return;
+	}
+	if (kind == DIAG_HEALTH) {
+		json_t *h = diag_health_eval(j, &r->health);
+
+		json_decref(j);
+		j = h;
+	}
+	r->rows = (int64_t)diag_findings(kind, j, emit_finding, r);
+	if (kind == DIAG_CONNECTIONS && r->diag.max_usage > 0 &&
+	    json_number_value(json_object_get(j, "usage")) >=
+	    r->diag.max_usage) {
+		char *msg;
+
+		xasprintf(&msg, "connection usage %.2f of max_connections is at "
+		    "or above max_usage %.2f", json_number_value(
+		    json_object_get(j, "usage")), r->diag.max_usage);
+		emit_finding(r, "max_connections", msg, j);
+		free(msg);
+		r->rows++;
+	}
+	r->report = j;
+	if (kind == DIAG_HEALTH && json_is_false(json_object_get(j, "ok"))) {
+		char *msg = xstrdup("checks not ok:"), *tmp;
+		size_t i;
+		json_t *c;
+
+		json_array_foreach(json_object_get(j, "checks"), i, c) {
+			if (strcmp(json_string_value(json_object_get(c,
+			    "status")) ?: "ok", "ok") == 0)
+				continue;
+			xasprintf(&tmp, "%s %s (%s)", msg, json_string_value(
+			    json_object_get(c, "name")), json_string_value(
+			    json_object_get(c, "status")));
+			free(msg);
+			msg = tmp;
+		}
+		run_fail(r, RUN_FAILED, msg, NULL);
+		free(msg);
+		return;
+	}
+	if (r->rows > 0) {
+		char *msg;
+
+		xasprintf(&msg, "%lld finding%s", (long long)r->rows,
+		    r->rows == 1 ? "" : "s");
+		set_message(r, msg);
+		free(msg);
+	}
+	run_next(r);
+}
+
 static void
 start_body_stmt(struct run *r)
 {
@@ -844,6 +1013,8 @@ do_finish(struct run *r)
 
 	r->duration_ms = now_ms() - r->started_ms;
 	dj = json_pack("{s:O}", "objects", r->done_objects);
+	if (r->report != NULL)
+		json_object_set(dj, "report", r->report);
 	if (r->sqlstate != NULL)
 		json_object_set_new(dj, "sqlstate", json_string(r->sqlstate));
 	details = json_dumps(dj, JSON_COMPACT);
@@ -933,7 +1104,8 @@ run_next(struct run *r)
 				return;
 			}
 			r->status = RUN_SUCCEEDED;
-			if (r->type != JOB_SQL)
+			if (r->type == JOB_VACUUM || r->type == JOB_ANALYZE ||
+			    r->type == JOB_REFRESH)
 				r->rows = (int64_t)r->nstmts;
 			break;
 		default:
@@ -1102,6 +1274,11 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 		}
 		break;
 	case S_RESOLVE:
+		if (report_kind(r->type) != -1) {
+			resolved_report(r, res);
+			PQclear(res);
+			return;
+		}
 		if (r->type != JOB_SQL) {
 			resolved(r, res);
 			PQclear(res);
@@ -1112,6 +1289,11 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 		event_del(r->progress_timer);
 		if (r->type == JOB_SQL)
 			r->rows = pgconn_rows(r->conn);
+		if (report_kind(r->type) != -1) {
+			reported(r, res);
+			PQclear(res);
+			return;
+		}
 		break;
 	case S_FINISH:
 		r->recorded = true;
@@ -1253,6 +1435,28 @@ run_start(struct pgmigd *d, struct db *db, const struct run_params *p,
 	r->lock_timeout_ms = p->lock_timeout_ms;
 	r->trigger = p->trigger;
 	r->slot = p->slot;
+	/* diagnostics jobs: the report's limits and thresholds */
+	memset(&r->diag, 0, sizeof(r->diag));
+	r->diag.statement_timeout_ms = p->timeout_ms > 0 ? p->timeout_ms :
+	    db->conf->statement_timeout_ms > 0 ?
+	    db->conf->statement_timeout_ms : 60000;
+	r->diag.lock_timeout_ms = db->conf->lock_timeout_ms > 0 ?
+	    db->conf->lock_timeout_ms : 5000;
+	r->diag.limit = 20;
+	r->diag.min_rows = 10000;
+	r->diag.long_ms = 5 * 60 * 1000;
+	r->diag.idle_ms = 5 * 60 * 1000;
+	diag_health_defaults(&r->health);
+	if (p->conf != NULL) {
+		r->diag.limit = p->conf->limit;
+		r->diag.min_mean_ms = p->conf->min_mean_ms;
+		r->diag.min_rows = p->conf->min_rows;
+		r->diag.idle_ms = p->conf->idle_in_transaction_ms;
+		r->diag.long_ms = p->conf->long_running_ms;
+		r->diag.max_usage = p->conf->max_usage;
+		if (p->type == JOB_HEALTH_CHECK)
+			diag_health_from_job(&r->health, p->conf);
+	}
 	r->attempt = p->attempt > 0 ? p->attempt : 1;
 	r->owner_done = owner_done;
 	r->owner_arg = owner_arg;

@@ -57,6 +57,7 @@ struct run_params {
 	enum run_trigger trigger;
 	time_t slot;		/* scheduled time, 0 when not scheduled */
 	int attempt;		/* 1, 2, ... with retries */
+	const struct conf_job *conf;	/* diagnostics thresholds, or NULL */
 };
 
 typedef void (*run_done_fn)(struct run *, void *);

@@ -99,8 +99,7 @@ job_conf(struct sched_job *sj)
 bool
 sched_type_supported(int type)
 {
-	return type == JOB_VACUUM || type == JOB_ANALYZE ||
-	    type == JOB_REFRESH || type == JOB_SQL;
+	return type >= 0 && type < JOB__COUNT;
 }
 
 /* a stable offset in [0, jitter]: FNV-1a of "db/job" */
@@ -380,6 +379,7 @@ launch(struct sched_job *sj, const struct conf_job *j, time_t slot,
 	p.trigger = trigger;
 	p.slot = slot;
 	p.attempt = attempt;
+	p.conf = j;
 	sj->run_slot = slot;
 	sj->run = run_start(s->d, s->db, &p, run_done, sj);
 }

@@ -1,0 +1,138 @@
+/*
+ * cmd_health_check.c: "health-check": the server's vital signs, and
+ * whether every configured job succeeded as recently as its schedule
+ * allows (maintenance that silently stopped).  Exit 1 when any check is
+ * not ok.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "conf.h"
+#include "cron.h"
+#include "db.h"
+#include "pgmigd.h"
+#include "report.h"
+#include "sched.h"
+#include "util.h"
+
+struct hc {
+	struct db *db;
+	json_t *result;
+};
+
+/* how long a job may go without a success before it counts as stopped */
+static int64_t
+allowed_s(const struct conf_job *j)
+{
+	long iv = cron_max_interval(&j->cron);
+
+	if (iv < 0)
+		return -1;
+	/* a slot and a half, the jitter, a minute; an hour of DST for
+	 * schedules of a day or more */
+	return iv + iv / 2 + j->jitter_ms / 1000 + 60 +
+	    (iv >= 86400 ? 3600 : 0) + j->timeout_ms / 1000;
+}
+
+static void
+jobs_checked(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
+{
+	struct hc *hc = arg;
+	const struct conf_db *cd = hc->db->conf;
+	time_t now = time(NULL);
+	size_t k;
+	int i;
+
+	(void)err;	/* no job_runs yet: nothing has run */
+	for (k = 0; k < cd->njobs; k++) {
+		const struct conf_job *j = &cd->jobs[k];
+		int64_t allowed = allowed_s(j);
+		time_t last = 0, first = 0;
+		char name[128], msg[256], when[32];
+
+		if (!j->enabled || !sched_type_supported(j->type) ||
+		    allowed < 0)
+			continue;
+		for (i = 0; res != NULL && i < PQntuples(res); i++) {
+			if (strcmp(PQgetvalue(res, i, 0), j->name) != 0)
+				continue;
+			if (!PQgetisnull(res, i, 1))
+				last = (time_t)strtoll(PQgetvalue(res, i, 1),
+				    NULL, 10);
+			first = (time_t)strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		}
+		snprintf(name, sizeof(name), "job:%s", j->name);
+		if (last != 0 && now - last <= allowed) {
+			time_rfc3339(last, when, sizeof(when));
+			snprintf(msg, sizeof(msg), "last succeeded %s",
+			    when);
+			diag_health_add(hc->result, name, "ok",
+			    json_integer((json_int_t)(now - last)), msg);
+		} else if (last != 0 || (first != 0 && now - first > allowed)) {
+			if (last != 0)
+				time_rfc3339(last, when, sizeof(when));
+			snprintf(msg, sizeof(msg), "%s %s, more than its "
+			    "schedule (%s) allows: maintenance stopped?",
+			    last != 0 ? "last succeeded" : "never succeeded",
+			    last != 0 ? when : "since its first run",
+			    j->schedule);
+			diag_health_add(hc->result, name, "warning",
+			    last != 0 ? json_integer((json_int_t)(now - last)) :
+			    json_null(), msg);
+		} else
+			diag_health_add(hc->result, name, "ok", json_null(),
+			    "not due yet");
+	}
+	ctx->result = hc->result;
+	free(hc);
+	cmd_finish(ctx, CMD_RETURN_NORMAL);
+}
+
+static void
+health_done(struct cmd_ctx *ctx, json_t *metrics)
+{
+	struct db *db = cmd_db(ctx);
+	struct diag_health h;
+	struct hc *hc;
+	const char *params[1];
+	char *sql;
+	size_t k;
+
+	diag_health_defaults(&h);
+	for (k = 0; k < db->conf->njobs; k++)
+		if (db->conf->jobs[k].type == JOB_HEALTH_CHECK) {
+			diag_health_from_job(&h, &db->conf->jobs[k]);
+			break;
+		}
+	hc = xcalloc(1, sizeof(*hc));
+	hc->db = db;
+	hc->result = diag_health_eval(metrics, &h);
+	json_decref(metrics);
+	params[0] = db->name;
+	xasprintf(&sql, "SELECT job, pg_catalog.floor(pg_catalog.date_part("
+	    "'epoch', pg_catalog.max(finished_at) FILTER (WHERE status = "
+	    "'succeeded')))::pg_catalog.int8, pg_catalog.floor("
+	    "pg_catalog.date_part('epoch', pg_catalog.min(started_at)))"
+	    "::pg_catalog.int8 FROM \"%s\".job_runs WHERE database = $1 "
+	    "GROUP BY job", db->conf->state_schema);
+	cmd_query(ctx, db, sql, params, 1, jobs_checked, hc);
+	free(sql);
+}
+
+/* cmd_health_check_exec: the vital signs, then the jobs. */
+enum cmd_retval
+cmd_health_check_exec(struct cmd_ctx *ctx)
+{
+	struct db *db = cmd_db(ctx);
+	struct diag_opts o;
+
+	if (db == NULL)
+		return CMD_RETURN_ERROR;
+	report_default_opts(db, &o);
+	return report_command(ctx, DIAG_HEALTH, &o, health_done);
+}

@@ -1,0 +1,21 @@
+/*
+ * cmd_table_stats.c: "table-stats", sizes, tuples, estimated bloat, vacuum and analyze times.
+ */
+#include "config.h"
+
+#include "cmd.h"
+#include "db.h"
+#include "report.h"
+
+/* cmd_table_stats_exec: one catalog query; its JSON is the result. */
+enum cmd_retval
+cmd_table_stats_exec(struct cmd_ctx *ctx)
+{
+	struct db *db = cmd_db(ctx);
+	struct diag_opts o;
+
+	if (db == NULL)
+		return CMD_RETURN_ERROR;
+	report_default_opts(db, &o);
+	return report_command(ctx, DIAG_TABLES, &o, NULL);
+}

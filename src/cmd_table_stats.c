@@ -17,5 +17,7 @@ cmd_table_stats_exec(struct cmd_ctx *ctx)
 	if (db == NULL)
 		return CMD_RETURN_ERROR;
 	report_default_opts(db, &o);
+	o.pgstattuple = json_is_true(json_object_get(ctx->req.opts,
+	    "pgstattuple"));
 	return report_command(ctx, DIAG_TABLES, &o, NULL);
 }

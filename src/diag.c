@@ -270,7 +270,7 @@ static const char sql_tables[] =
     " WHERE " USER_NS("n") " AND i.indisvalid AND i.indexprs IS NULL"
     ")"
     "SELECT pg_catalog.json_build_object("
-    " 'method', 'statistics',"
+    " 'method', '%s',"
     " 'tables', coalesce((SELECT pg_catalog.json_agg("
     "  pg_catalog.json_build_object("
     "  'table', pg_catalog.format('%%I.%%I', nspname, relname),"
@@ -279,9 +279,7 @@ static const char sql_tables[] =
     "  'dead_pct', CASE WHEN n_live_tup + n_dead_tup > 0 THEN"
     "   pg_catalog.round(100.0 * n_dead_tup / (n_live_tup + n_dead_tup), 1)"
     "   END,"
-    "  'bloat_bytes', CASE WHEN pages_needed IS NOT NULL THEN"
-    "   greatest(0, main_size - pages_needed * bs)::pg_catalog.int8"
-    "   END,"
+    "  'bloat_bytes', %s,"
     "  'last_vacuum', " TS("last_vacuum") ","
     "  'last_autovacuum', " TS("last_autovacuum") ","
     "  'last_analyze', " TS("last_analyze") ","
@@ -421,7 +419,8 @@ static const char sql_health[] =
 const char *
 diag_extension(enum diag_kind kind, const struct diag_opts *o)
 {
-	(void)o;
+	if (kind == DIAG_TABLES && o->pgstattuple)
+		return "pgstattuple";
 	return kind == DIAG_QUERIES ? "pg_stat_statements" : NULL;
 }
 
@@ -456,18 +455,21 @@ diag_sql(enum diag_kind kind, const struct diag_opts *o)
 			    "s.mean_exec_time", (long long)o->limit);
 		break;
 	case DIAG_TABLES:
-		body = xstrdup(sql_tables);
-		{
-			/* the table SQL holds literal %% for format(): fold */
-			char *p, *q;
+		if (o->pgstattuple) {
+			char *expr;
 
-			for (p = q = body; *p != '\0'; p++, q++) {
-				if (p[0] == '%' && p[1] == '%')
-					p++;
-				*q = *p;
-			}
-			*q = '\0';
-		}
+			/* measured, not estimated: free space plus dead tuples
+			 * from the visibility map and a sample of pages */
+			xasprintf(&expr, "(SELECT (p.approx_free_space + "
+			    "p.dead_tuple_len)::pg_catalog.int8 FROM "
+			    "%s.pgstattuple_approx(oid) p)", o->ext_schema);
+			xasprintf(&body, sql_tables, "pgstattuple_approx", expr);
+			free(expr);
+		} else
+			xasprintf(&body, sql_tables, "statistics",
+			    "CASE WHEN pages_needed IS NOT NULL THEN "
+			    "greatest(0, main_size - pages_needed * bs)"
+			    "::pg_catalog.int8 END");
 		break;
 	case DIAG_CONNECTIONS:
 		xasprintf(&body, sql_connections, (long long)o->idle_ms,

@@ -41,6 +41,8 @@ struct diag_opts {
 	const char *db_literal;		/* quoted literal of the db name */
 	bool delta;			/* slow_queries job: since last run */
 	double max_usage;		/* connection_check: a finding above */
+	bool pgstattuple;		/* table-stats: measure with
+					   pgstattuple_approx */
 };
 
 /* health thresholds (defaults in diag.c; a health_check job sets them) */

@@ -147,10 +147,10 @@ report_probed(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
 	}
 	if (PQntuples(res) == 0) {
 		(void)cmd_error(ctx, PROTO_E_FAILED, "%s is not installed in "
-		    "database %s: run CREATE EXTENSION %s there (it must also "
-		    "be in shared_preload_libraries; %s)", ext, rp->db->name,
-		    ext, PQntuples(res) == 0 ? "check with SHOW "
-		    "shared_preload_libraries" : "");
+		    "database %s: run CREATE EXTENSION %s there%s", ext,
+		    rp->db->name, ext, strcmp(ext, "pg_stat_statements") == 0 ?
+		    " (it must also be in shared_preload_libraries: SHOW "
+		    "shared_preload_libraries)" : "");
 		report_free(rp);
 		cmd_finish(ctx, CMD_RETURN_ERROR);
 		return;

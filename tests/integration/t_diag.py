@@ -174,6 +174,12 @@ ORDER BY 1""", db=db)
                       "pgstattuple('churn')", db=db)[0][0]
         R.ok(est is not None and abs(est - int(ref)) <= 0.25 * int(ref),
              "bloat estimate %s within 25%% of pgstattuple's %s" % (est, ref))
+        rc, rp, err = js(d, "table-stats", "--pgstattuple")
+        exact = {x["table"]: x for x in rp.get("tables", [])}
+        R.ok(rc == 0 and rp["method"] == "pgstattuple_approx" and
+             abs(exact["public.churn"]["bloat_bytes"] - int(ref)) <= 0.1 * int(ref),
+             "--pgstattuple measures with pgstattuple_approx (%s)" %
+             exact.get("public.churn", {}).get("bloat_bytes"), err)
         plays_b = {x["table"]: x for x in r["tables"]}["public.plays"]["bloat_bytes"]
         R.ok(plays_b is not None and plays_b < 0.15 *
              {x["table"]: x for x in r["tables"]}["public.plays"]["size_bytes"],
@@ -306,5 +312,8 @@ ORDER BY 1""", db=db)
         rc, out, err = d.ctl("slow-queries")
         R.ok(rc == 1 and "CREATE EXTENSION pg_stat_statements" in err,
              "without the extension: says exactly how to enable it", err)
+        rc, out, err = d.ctl("table-stats", "--pgstattuple")
+        R.ok(rc == 1 and "CREATE EXTENSION pgstattuple" in err,
+             "table-stats --pgstattuple without it: says so", err)
 
 R.summary()

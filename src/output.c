@@ -103,8 +103,41 @@ cell(json_t *v)
 static void
 put_clean(FILE *f, const char *s)
 {
-	for (; *s != '\0'; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	for (; *s != '\0'; s++) {
+		if (*s == '\n' || *s == '\t' || *s == '\r')
+			fputc(' ', f);
+		else
+			fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s,
+			    f);
+	}
+}
+
+#define CELL_MAX 72	/* a table cell longer than this is cut */
+
+/* table_cell: a cell for a table: one line, at most CELL_MAX bytes */
+static char *
+table_cell(json_t *v)
+{
+	char *c = cell(v), *p, *q;
+
+	/* fold white space runs (SQL text) into one space */
+	for (p = q = c; *p != '\0'; p++) {
+		bool sp = *p == ' ' || *p == '\n' || *p == '\t' || *p == '\r';
+
+		if (sp && q > c && q[-1] == ' ')
+			continue;
+		*q++ = sp ? ' ' : *p;
+	}
+	*q = '\0';
+	if (strlen(c) > CELL_MAX) {
+		/* cut on a UTF-8 boundary, and say so */
+		size_t n = CELL_MAX - 3;
+
+		while (n > 0 && ((unsigned char)c[n] & 0xc0) == 0x80)
+			n--;
+		memcpy(c + n, "...", 4);
+	}
+	return c;
 }
 
 static void
@@ -180,8 +213,9 @@ print_table(FILE *f, const char *title, json_t *rows)
 		width[j] = strlen(json_string_value(json_array_get(cols, j)));
 	json_array_foreach(rows, i, row) {
 		for (j = 0; j < ncols; j++) {
-			char *c = cell(json_object_get(row, json_string_value(
-			    json_array_get(cols, j))) ?: json_null());
+			char *c = table_cell(json_object_get(row,
+			    json_string_value(json_array_get(cols, j))) ?:
+			    json_null());
 
 			if (strlen(c) > width[j])
 				width[j] = strlen(c);
@@ -196,8 +230,9 @@ print_table(FILE *f, const char *title, json_t *rows)
 	json_array_foreach(rows, i, row) {
 		fputs("  ", f);
 		for (j = 0; j < ncols; j++) {
-			char *c = cell(json_object_get(row, json_string_value(
-			    json_array_get(cols, j))) ?: json_null());
+			char *c = table_cell(json_object_get(row,
+			    json_string_value(json_array_get(cols, j))) ?:
+			    json_null());
 
 			put_padded(f, c, width[j], j + 1 == ncols);
 			free(c);

@@ -307,6 +307,21 @@ START_TEST(test_output)
 	ck_assert_str_eq(s, "{\n  \"pid\": 7\n}\n");
 	free(s);
 
+	/* long SQL in a table: one line, cut, white space folded */
+	{
+		char longq[300];
+
+		memset(longq, 'x', sizeof(longq) - 1);
+		longq[sizeof(longq) - 1] = '\0';
+		memcpy(longq, "SELECT\n\n  a", 13);
+		s = render("x", json_pack("{s:[{s:s}]}", "queries", "query",
+		    longq), false);
+		ck_assert_ptr_nonnull(strstr(s, "SELECT a"));
+		ck_assert_ptr_nonnull(strstr(s, "...\n"));
+		ck_assert_uint_lt(strlen(s), 120);
+		free(s);
+	}
+
 	s = render("x", json_pack("{s:[]}", "runs"), false);
 	ck_assert_str_eq(s, "\nruns: (none)\n");
 	free(s);

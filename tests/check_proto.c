@@ -313,7 +313,7 @@ START_TEST(test_output)
 
 		memset(longq, 'x', sizeof(longq) - 1);
 		longq[sizeof(longq) - 1] = '\0';
-		memcpy(longq, "SELECT\n\n  a", 12);
+		memcpy(longq, "SELECT\n\n  a", 11);
 		s = render("x", json_pack("{s:[{s:s}]}", "queries", "query",
 		    longq), false);
 		ck_assert_ptr_nonnull(strstr(s, "SELECT a"));

@@ -53,3 +53,5 @@ CMD(lock_info, "lock-info", NULL, "", 0, 0, CMD_READ, "",
 CMD(health_check, "health-check", NULL, "", 0, 0, CMD_READ, "",
     "wraparound, invalid indexes, long and idle transactions, headroom, "
     "replication lag, stale jobs; exit 1 if any check is not ok")
+CMD(metrics, "metrics", NULL, "", 0, 0, CMD_READ | CMD_DAEMON_ONLY, "",
+    "Prometheus text: job runs, durations, pools, database up/recovery")

@@ -240,9 +240,14 @@ check_timezone(const char *s)
 static const char *
 check_metrics_listen(const char *s)
 {
-	if (s[0] != '\0')
-		return "the HTTP metrics endpoint is not available in this "
-		    "version; leave it empty";
+	char host[64];
+	int port;
+
+	if (s[0] != '\0' && loopback_addr_parse(s, host, sizeof(host),
+	    &port) == -1)
+		return "must be a loopback address and port, such as "
+		    "\"127.0.0.1:9187\" or \"[::1]:9187\" (the endpoint has "
+		    "no authentication)";
 	return NULL;
 }
 

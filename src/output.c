@@ -33,10 +33,19 @@ sentence_reload(FILE *f, json_t *r)
 	return true;
 }
 
+static bool
+sentence_metrics(FILE *f, json_t *r)
+{
+	/* the exposition text, as Prometheus would read it */
+	fputs(json_string_value(json_object_get(r, "text")) ?: "", f);
+	return true;
+}
+
 static const struct {
 	const char *cmd;
 	sentence_fn fn;
 } output_sentences[] = {
+	{ "metrics", sentence_metrics },
 	{ "ping", sentence_ping },
 	{ "reload", sentence_reload },
 };

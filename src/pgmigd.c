@@ -29,6 +29,7 @@
 #include "ctl_server.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "output.h"
 #include "pool.h"
@@ -166,6 +167,12 @@ pgmigd_reload(struct pgmigd *d, char **cause)
 	d->conf = new;
 	db_sync(d);
 	sched_sync(d);
+	if (metrics_listen(d, new->metrics_listen, cause) == -1) {
+		log_warnx("%s; metrics are served by pgmigctl metrics only",
+		    *cause);
+		free(*cause);
+		*cause = NULL;
+	}
 	apply_timezone(new);
 	log_init(new->log_target, new->log_level, "pgmigd");
 	d->control_gid = resolve_group(new);
@@ -422,6 +429,7 @@ main(int argc, char **argv)
 	if (d.once) {
 		code = run_once(&d, db, argc, argv);
 		db_free_all(&d);
+		metrics_finalise(&d);
 		event_base_free(d.base);
 		conf_free(d.conf);
 		free(d.conf_path);
@@ -445,6 +453,12 @@ main(int argc, char **argv)
 	event_add(sigint, NULL);
 	if ((d.grace = evtimer_new(d.base, shutdown_timeout_cb, &d)) == NULL)
 		fatalx("evtimer_new failed");
+	if (metrics_listen(&d, d.conf->metrics_listen, &cause) == -1) {
+		log_event(LOG_ERR, LOG_EV_STARTUP, NULL, 0, "not starting: %s",
+		    cause);
+		free(cause);
+		return 1;
+	}
 	notify_init(d.base);
 
 	{
@@ -467,6 +481,7 @@ main(int argc, char **argv)
 	if (!d.stopping)
 		notify_stopping();
 	ctl_server_free(d.ctl);
+	metrics_finalise(&d);
 	db_free_all(&d);
 	notify_finalise();
 	event_free(sighup);

@@ -15,6 +15,7 @@ struct conf;
 struct ctl_server;
 struct event;
 struct db;
+struct metrics;
 
 struct pgmigd {
 	struct event_base *base;
@@ -32,6 +33,7 @@ struct pgmigd {
 	size_t ndbs;
 	unsigned inflight;	/* commands waiting on the database */
 	size_t nruns;		/* job runs in progress, all databases */
+	struct metrics *metrics;	/* counters and /metrics (metrics.c) */
 };
 
 int pgmigd_reload(struct pgmigd *, char **);

@@ -13,6 +13,7 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "pgmigd.h"
 #include "diag.h"
 #include "pool.h"
@@ -92,6 +93,7 @@ struct run {
 	json_t *report;
 	bool finish_retried;
 	bool recorded;		/* its row has its final status */
+	bool configured;	/* a configured job (not an ad-hoc command) */
 	bool side_busy;
 	bool zombie;		/* finished; freed when the side query ends */
 	bool busy_elsewhere;	/* another daemon holds the job's lock */
@@ -1381,6 +1383,9 @@ run_finish(struct run *r)
 		r->db->stale_rows = true;	/* closed at the next check */
 	list_remove(r);
 	log_run(r);
+	metrics_record_run(r->d, r->db->name, r->configured ? r->job : NULL,
+	    conf_job_type_name(r->type), (int)r->status, r->duration_ms,
+	    time(NULL));
 	if (r->owner_done != NULL)
 		r->owner_done(r, r->owner_arg);
 	if (r->done != NULL)
@@ -1447,6 +1452,7 @@ run_start(struct pgmigd *d, struct db *db, const struct run_params *p,
 	r->diag.long_ms = 5 * 60 * 1000;
 	r->diag.idle_ms = 5 * 60 * 1000;
 	diag_health_defaults(&r->health);
+	r->configured = p->conf != NULL;
 	if (p->conf != NULL) {
 		r->diag.limit = p->conf->limit;
 		r->diag.min_mean_ms = p->conf->min_mean_ms;

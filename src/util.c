@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -278,3 +280,43 @@ sql_name_valid(const char *s)
 		s++;
 	}
 }
+
+/*
+ * loopback_addr_parse: "127.0.0.1:9187" or "[::1]:9187" into host and
+ * port; only loopback addresses (the endpoint has no authentication).
+ */
+int
+loopback_addr_parse(const char *s, char *host, size_t hlen, int *port)
+{
+	const char *colon;
+	char *end;
+	long p;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (rb == NULL || rb[1] != ':' || (size_t)(rb - s - 1) >= hlen)
+			return -1;
+		memcpy(host, s + 1, (size_t)(rb - s - 1));
+		host[rb - s - 1] = '\0';
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || (size_t)(colon - s) >= hlen)
+			return -1;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	p = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || p < 1 || p > 65535)
+		return -1;
+	*port = (int)p;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127 ? 0 : -1;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ? 0 : -1;
+	return -1;
+}
+

@@ -30,5 +30,6 @@ int64_t now_ms(void);
 
 bool ident_valid(const char *, size_t);
 bool sql_name_valid(const char *);
+int loopback_addr_parse(const char *, char *, size_t, int *);
 
 #endif

@@ -353,10 +353,14 @@ cmd_q_done(struct pgconn *c, PGresult *res, void *arg)
 	struct cmd_q *q = arg;
 	char *msg = NULL;
 
+	q->ctx->sqlstate[0] = '\0';
 	if (res == NULL)
 		msg = xstrdup(pgconn_error(c));
-	else if (!pgres_ok(res))
+	else if (!pgres_ok(res)) {
 		msg = pgres_message(res);
+		strlcpy_(q->ctx->sqlstate, pgres_sqlstate(res) != NULL ?
+		    pgres_sqlstate(res) : "XX000", sizeof(q->ctx->sqlstate));
+	}
 	pool_release(q->db->pool, c);
 	q->cb(q->ctx, msg == NULL ? res : NULL, msg, q->arg);
 	free(msg);
@@ -370,6 +374,7 @@ cmd_q_conn(struct pgconn *c, const char *err, void *arg)
 	struct cmd_q *q = arg;
 
 	if (c == NULL) {
+		q->ctx->sqlstate[0] = '\0';
 		q->cb(q->ctx, NULL, err, q->arg);
 		cmd_q_free(q);
 		return;

@@ -44,6 +44,7 @@ struct cmd_ctx {
 	void *owner;		/* the client, or NULL once it has gone */
 	bool waiting;		/* returned CMD_RETURN_WAIT */
 	void *priv;		/* the command's own state */
+	char sqlstate[6];	/* of cmd_query's last error, or "" */
 };
 
 typedef enum cmd_retval (*cmd_exec_fn)(struct cmd_ctx *);

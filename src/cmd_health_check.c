@@ -73,13 +73,17 @@ jobs_checked(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
 			    when);
 			diag_health_add(hc->result, name, "ok",
 			    json_integer((json_int_t)(now - last)), msg);
-		} else if (last != 0 || (first != 0 && now - first > allowed)) {
+		} else if (last != 0 || (first != 0 && now - first > allowed) ||
+		    (first == 0 && !ctx->d->once &&
+		    now - ctx->d->started > allowed)) {
 			if (last != 0)
 				time_rfc3339(last, when, sizeof(when));
 			snprintf(msg, sizeof(msg), "%s %s, more than its "
 			    "schedule (%s) allows: maintenance stopped?",
-			    last != 0 ? "last succeeded" : "never succeeded",
-			    last != 0 ? when : "since its first run",
+			    last != 0 ? "last succeeded" : first != 0 ?
+			    "never succeeded" : "never ran", last != 0 ? when :
+			    first != 0 ? "since its first run" :
+			    "since pgmigd started",
 			    j->schedule);
 			diag_health_add(hc->result, name, "warning",
 			    last != 0 ? json_integer((json_int_t)(now - last)) :

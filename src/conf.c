@@ -171,8 +171,6 @@ static const struct key job_keys[] = {
 	    .def = "5min", .max = 86400000, .types = T(JOB_CONNECTION_CHECK) },
 	{ "long_running", K_DURATION, J(long_running_ms), .def = "5min",
 	    .max = 86400000, .types = T(JOB_CONNECTION_CHECK) },
-	{ "min_rows", K_INT, J(min_rows), .def = "10000", .max = 1e15,
-	    .types = T(JOB_INDEX_USAGE) },
 	{ "wraparound_warning", K_FLOAT, J(wraparound_warning), .def = "1.5",
 	    .max = 20, .types = T(JOB_HEALTH_CHECK) },
 	{ "wraparound_critical", K_FLOAT, J(wraparound_critical), .def = "5",

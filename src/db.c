@@ -20,6 +20,7 @@ db_free(struct db *db)
 {
 	sched_free(db);
 	pool_free(db->pool);
+	sched_drop_housekeeping(db);
 	free(db->runs);
 	free(db->name);
 	free(db);

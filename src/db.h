@@ -15,6 +15,7 @@ struct pool;
 
 struct run;
 struct sched;
+struct state_q;
 
 struct db {
 	char *name;
@@ -27,6 +28,8 @@ struct db {
 	struct sched *sched;		/* its jobs' timers (sched.c) */
 	bool retired;			/* no longer configured; runs end */
 	bool stale_rows;		/* a run could not close its row */
+	struct state_q *hk_head;	/* housekeeping queue (sched.c) */
+	struct state_q *hk_tail;
 };
 
 void db_sync(struct pgmigd *);

@@ -168,6 +168,7 @@ static const char sql_queries_delta[] =
     "  WHERE datname = pg_catalog.current_database())"
     "  AND s.queryid IS NOT NULL"
     "), prev AS (SELECT * FROM %s.pgss_snapshot WHERE database = %s"
+    " AND job = %s"
     "), d AS ("
     " SELECT c.queryid, c.query,"
     "  CASE WHEN p.calls IS NULL OR c.calls < p.calls THEN c.calls"
@@ -179,14 +180,17 @@ static const char sql_queries_delta[] =
     " FROM cur c LEFT JOIN prev p ON p.queryid = c.queryid"
     "  AND p.userid = c.userid AND p.dbid = c.dbid"
     "), keep AS ("
-    " INSERT INTO %s.pgss_snapshot AS t (database, queryid, userid, dbid,"
-    "  calls, total_ms, rows, taken_at)"
-    " SELECT %s, queryid, userid, dbid, calls, total, rows, pg_catalog.now()"
-    " FROM cur ON CONFLICT (database, queryid, userid, dbid) DO UPDATE SET"
+    " INSERT INTO %s.pgss_snapshot AS t (database, job, queryid, userid,"
+    "  dbid, calls, total_ms, rows, taken_at)"
+    " SELECT %s, %s, queryid, userid, dbid, calls, total, rows,"
+    "  pg_catalog.now()"
+    " FROM cur ON CONFLICT (database, job, queryid, userid, dbid)"
+    " DO UPDATE SET"
     "  calls = EXCLUDED.calls, total_ms = EXCLUDED.total_ms,"
     "  rows = EXCLUDED.rows, taken_at = EXCLUDED.taken_at"
     "), gone AS ("
-    " DELETE FROM %s.pgss_snapshot p WHERE p.database = %s AND NOT EXISTS"
+    " DELETE FROM %s.pgss_snapshot p WHERE p.database = %s AND p.job = %s"
+    " AND NOT EXISTS"
     "  (SELECT 1 FROM cur c WHERE c.queryid = p.queryid"
     "  AND c.userid = p.userid AND c.dbid = p.dbid)"
     ")"
@@ -294,16 +298,17 @@ static const char sql_tables[] =
     "  ORDER BY size DESC, iname) FROM ix), '[]'))";
 
 static const char sql_connections[] =
+    /* every client connection counts, this one too; only the lists of
+     * sessions leave it out */
     "WITH a AS (SELECT * FROM pg_catalog.pg_stat_activity"
-    " WHERE backend_type = 'client backend'"
-    " AND pid <> pg_catalog.pg_backend_pid())"
+    " WHERE backend_type = 'client backend')"
     "SELECT pg_catalog.json_build_object("
     " 'max_connections',"
     "  pg_catalog.current_setting('max_connections')::pg_catalog.int4,"
     " 'superuser_reserved_connections', pg_catalog.current_setting("
     "  'superuser_reserved_connections')::pg_catalog.int4,"
-    " 'total', (SELECT pg_catalog.count(*) + 1 FROM a),"
-    " 'usage', pg_catalog.round(((SELECT pg_catalog.count(*) + 1 FROM a)"
+    " 'total', (SELECT pg_catalog.count(*) FROM a),"
+    " 'usage', pg_catalog.round(((SELECT pg_catalog.count(*) FROM a)"
     "  / pg_catalog.current_setting('max_connections')::pg_catalog.numeric),"
     "  3),"
     " 'by_state', (SELECT coalesce(pg_catalog.json_object_agg("
@@ -326,6 +331,7 @@ static const char sql_connections[] =
     "  'application', application_name, 'database', datname,"
     "  'query', pg_catalog.left(query, 500)) ORDER BY state_change)"
     "  FROM a WHERE state LIKE 'idle in transaction%%'"
+    "  AND pid <> pg_catalog.pg_backend_pid()"
     "  AND pg_catalog.now() - state_change >= %lld * interval '1 ms'), '[]'),"
     " 'long_running', coalesce((SELECT pg_catalog.json_agg("
     "  pg_catalog.json_build_object('pid', pid, 'duration_s',"
@@ -333,6 +339,7 @@ static const char sql_connections[] =
     "  query_start)::pg_catalog.numeric, 1), 'user', usename,"
     "  'database', datname, 'query', pg_catalog.left(query, 500))"
     "  ORDER BY query_start) FROM a WHERE state = 'active'"
+    "  AND pid <> pg_catalog.pg_backend_pid()"
     "  AND pg_catalog.now() - query_start >= %lld * interval '1 ms'), '[]'))";
 
 static const char sql_locks[] =
@@ -445,8 +452,9 @@ diag_sql(enum diag_kind kind, const struct diag_opts *o)
 	case DIAG_QUERIES:
 		if (o->delta)
 			xasprintf(&body, sql_queries_delta, o->ext_schema,
-			    o->state_schema, o->db_literal, o->state_schema,
-			    o->db_literal, o->state_schema, o->db_literal,
+			    o->state_schema, o->db_literal, o->job_literal,
+			    o->state_schema, o->db_literal, o->job_literal,
+			    o->state_schema, o->db_literal, o->job_literal,
 			    o->min_mean_ms, (long long)o->limit);
 		else
 			xasprintf(&body, sql_queries, o->order_total ? "total" :
@@ -710,4 +718,33 @@ diag_findings(enum diag_kind kind, json_t *res, void (*emit)(void *,
 		}
 	}
 	return n;
+}
+
+/*
+ * diag_drop_schema: remove from a report's lists the entries of schema
+ * (pgmigd's own state tables: an unused index there is not news).
+ */
+void
+diag_drop_schema(json_t *report, const char *schema)
+{
+	size_t plen = strlen(schema), i;
+	const char *key;
+	json_t *list, *e;
+
+	json_object_foreach(report, key, list) {
+		if (!json_is_array(list))
+			continue;
+		for (i = json_array_size(list); i > 0; i--) {
+			const char *t;
+
+			e = json_array_get(list, i - 1);
+			t = json_string_value(json_object_get(e, "table"));
+			if (t == NULL)
+				t = json_string_value(json_object_get(e,
+				    "index"));
+			if (t != NULL && strncmp(t, schema, plen) == 0 &&
+			    t[plen] == '.')
+				json_array_remove(list, i - 1);
+		}
+	}
 }

@@ -39,6 +39,7 @@ struct diag_opts {
 					   or pgstattuple, when used */
 	const char *state_schema;	/* quoted, for the slow_queries delta */
 	const char *db_literal;		/* quoted literal of the db name */
+	const char *job_literal;	/* and of the job's */
 	bool delta;			/* slow_queries job: since last run */
 	double max_usage;		/* connection_check: a finding above */
 	bool pgstattuple;		/* table-stats: measure with
@@ -61,6 +62,7 @@ void diag_health_from_job(struct diag_health *, const struct conf_job *);
 json_t *diag_health_eval(json_t *, const struct diag_health *);
 void diag_health_add(json_t *, const char *, const char *, json_t *,
     const char *);
+void diag_drop_schema(json_t *, const char *);
 size_t diag_findings(enum diag_kind, json_t *, void (*)(void *,
     const char *, const char *, json_t *), void *);
 

@@ -59,6 +59,25 @@ usage(int code)
 	exit(code);
 }
 
+/* command_help: "pgmigctl COMMAND --help" / "pgmigctl help COMMAND" */
+static void __attribute__((noreturn))
+command_help(const struct cmd_spec *spec)
+{
+	char u[256];
+
+	cmdspec_usage(spec, u, sizeof(u));
+	printf("usage: pgmigctl [-s SOCKET] [-d DATABASE] [--json] %s\n\n%s.\n",
+	    u, spec->summary);
+	if (spec->alias != NULL)
+		printf("Also called \"%s\".\n", spec->alias);
+	printf("%s%s\nSee pgmigctl(1).\n", spec->flags & CMD_MUTATE ?
+	    "It changes things: root, the daemon's user or members of its "
+	    "control_group may run it.\n" : "Anyone who can open the "
+	    "control socket may run it.\n", spec->flags & CMD_DAEMON_ONLY ?
+	    "It needs a running daemon (not pgmigd --once).\n" : "");
+	exit(0);
+}
+
 static void __attribute__((noreturn, format(printf, 3, 4)))
 die(int code, const char *errcode, const char *fmt, ...)
 {
@@ -210,11 +229,21 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage(EXIT_USAGE);
-	if (strcmp(argv[0], "help") == 0)
+	if (strcmp(argv[0], "help") == 0 && argc == 1)
 		usage(0);
+	if (strcmp(argv[0], "help") == 0 && argc == 2 &&
+	    (spec = cmdspec_find(argv[1])) != NULL)
+		command_help(spec);
 	if ((spec = cmdspec_find(argv[0])) == NULL)
 		die(EXIT_USAGE, "usage", "unknown command \"%s\" (pgmigctl "
 		    "--help lists them)", argv[0]);
+	for (ch = 1; ch < argc; ch++) {
+		if (strcmp(argv[ch], "--") == 0)
+			break;
+		if (strcmp(argv[ch], "--help") == 0 ||
+		    strcmp(argv[ch], "-h") == 0)
+			command_help(spec);
+	}
 	if (db != NULL && !ident_valid(db, 63))
 		die(EXIT_USAGE, "usage", "not a database name: %s", db);
 

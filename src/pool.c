@@ -487,6 +487,24 @@ pool_free(struct pool *p)
 	free(p);
 }
 
+/*
+ * pool_note_recovery: a run just asked the server whether it is in
+ * recovery: a failover shows in status at once, not at the next check.
+ */
+void
+pool_note_recovery(struct pool *p, bool in_recovery)
+{
+	struct log_field f[] = { { "PGMIG_DATABASE", p->name } };
+
+	if (p->in_recovery == in_recovery)
+		return;
+	p->in_recovery = in_recovery;
+	log_event(LOG_NOTICE, LOG_EV_NONE, f, nitems(f),
+	    "database %s is now a %s", p->name,
+	    in_recovery ? "standby (in recovery)" : "primary");
+	notify_health(p);
+}
+
 /* pool_shutdown: no more waiting: every waiter hears "shutting down". */
 void
 pool_shutdown(struct pool *p)

@@ -35,6 +35,7 @@ struct pool_stats {
 struct pool *pool_new(struct pgmigd *, const struct conf_db *);
 void pool_free(struct pool *);
 void pool_shutdown(struct pool *);
+void pool_note_recovery(struct pool *, bool);
 void pool_configure(struct pool *, const struct conf_db *);
 const char *pool_name(const struct pool *);
 

@@ -92,8 +92,8 @@ report_result(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
 	json_t *j;
 
 	if (res == NULL) {
-		enum proto_err code = strstr(err, "unreachable") != NULL ||
-		    strstr(err, "connection") != NULL ?
+		enum proto_err code = strcmp(ctx->sqlstate, "42501") == 0 ?
+		    PROTO_E_PERMISSION : ctx->sqlstate[0] == '\0' ?
 		    PROTO_E_DB_UNREACHABLE : PROTO_E_FAILED;
 
 		if (strstr(err, "shared_preload_libraries") != NULL)
@@ -113,6 +113,8 @@ report_result(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
 		cmd_finish(ctx, CMD_RETURN_ERROR);
 		return;
 	}
+	/* pgmigd's own state tables are not news */
+	diag_drop_schema(j, rp->db->conf->state_schema);
 	if (rp->done != NULL)
 		rp->done(ctx, j);	/* may add to j, and finishes ctx */
 	else {

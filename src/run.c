@@ -548,11 +548,11 @@ state_sql(struct run *r)
 	    " pid int);"
 	    /* the slow_queries job's previous pg_stat_statements counters */
 	    "CREATE TABLE IF NOT EXISTS %s.pgss_snapshot ("
-	    " database text NOT NULL, queryid bigint NOT NULL,"
+	    " database text NOT NULL, job text NOT NULL, queryid bigint NOT NULL,"
 	    " userid oid NOT NULL, dbid oid NOT NULL, calls bigint NOT NULL,"
 	    " total_ms double precision NOT NULL, rows bigint NOT NULL,"
 	    " taken_at timestamptz NOT NULL,"
-	    " PRIMARY KEY (database, queryid, userid, dbid));"
+	    " PRIMARY KEY (database, job, queryid, userid, dbid));"
 	    "CREATE INDEX IF NOT EXISTS job_runs_job_idx ON %s.job_runs "
 	    " (database, job, run_id);"
 	    "CREATE INDEX IF NOT EXISTS job_runs_running_idx ON %s.job_runs "
@@ -869,7 +869,7 @@ static void
 resolved_report(struct run *r, PGresult *res)
 {
 	PGconn *pg = pgconn_pg(r->conn);
-	char *lit, *schema;
+	char *lit, *joblit, *schema;
 
 	if (PQntuples(res) == 0) {
 		run_fail(r, RUN_FAILED, "pg_stat_statements is not installed in "
@@ -877,17 +877,21 @@ resolved_report(struct run *r, PGresult *res)
 		    "add it to shared_preload_libraries)", "58P01");
 		return;
 	}
+	joblit = PQescapeLiteral(pg, r->job, strlen(r->job));
 	lit = PQescapeLiteral(pg, r->db->name, strlen(r->db->name));
 	schema = quoted_schema(r);
-	if (lit == NULL)
+	if (lit == NULL || joblit == NULL)
 		fatalx("PQescapeLiteral: %s", PQerrorMessage(pg));
 	r->diag.ext_schema = PQgetvalue(res, 0, 0);
+	r->diag.job_literal = joblit;
 	r->diag.state_schema = schema;
 	r->diag.db_literal = lit;
 	r->diag.delta = true;
 	add_stmt(r, diag_sql(DIAG_QUERIES, &r->diag), "report");
 	r->diag.ext_schema = r->diag.state_schema = r->diag.db_literal = NULL;
+	r->diag.job_literal = NULL;
 	PQfreemem(lit);
+	PQfreemem(joblit);
 	free(schema);
 	r->next = 0;
 	run_next(r);
@@ -932,6 +936,7 @@ reported(struct run *r, PGresult *res)
 		run_fail(r, RUN_FAILED, "unexpected report result", NULL);
 		return;
 	}
+	diag_drop_schema(j, r->schema);	/* pgmigd's own tables are not news */
 	if (kind == DIAG_HEALTH) {
 		json_t *h = diag_health_eval(j, &r->health);
 
@@ -1218,6 +1223,7 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 	}
 	switch (r->step) {
 	case S_PRIMARY:
+		pool_note_recovery(r->db->pool, PQgetvalue(res, 0, 0)[0] == 't');
 		if (PQgetvalue(res, 0, 1)[0] == 't')
 			r->db->state_ready = true;
 		if (PQgetvalue(res, 0, 0)[0] == 't') {
@@ -1445,7 +1451,8 @@ run_start(struct pgmigd *d, struct db *db, const struct run_params *p,
 	r->diag.statement_timeout_ms = p->timeout_ms > 0 ? p->timeout_ms :
 	    db->conf->statement_timeout_ms > 0 ?
 	    db->conf->statement_timeout_ms : 60000;
-	r->diag.lock_timeout_ms = db->conf->lock_timeout_ms > 0 ?
+	r->diag.lock_timeout_ms = p->lock_timeout_ms >= 0 ?
+	    p->lock_timeout_ms : db->conf->lock_timeout_ms > 0 ?
 	    db->conf->lock_timeout_ms : 5000;
 	r->diag.limit = 20;
 	r->diag.min_rows = 10000;
@@ -1456,7 +1463,6 @@ run_start(struct pgmigd *d, struct db *db, const struct run_params *p,
 	if (p->conf != NULL) {
 		r->diag.limit = p->conf->limit;
 		r->diag.min_mean_ms = p->conf->min_mean_ms;
-		r->diag.min_rows = p->conf->min_rows;
 		r->diag.idle_ms = p->conf->idle_in_transaction_ms;
 		r->diag.long_ms = p->conf->long_running_ms;
 		r->diag.max_usage = p->conf->max_usage;

@@ -158,7 +158,13 @@ arm(struct sched_job *sj)
 
 typedef void (*state_cb)(struct db *, PGresult *, void *);
 
+/*
+ * Housekeeping queries of a database run one after another on one
+ * connection: at start-up (stale rows, retention, catch_up) they would
+ * otherwise open a connection each, for every database.
+ */
 struct state_q {
+	struct state_q *next;	/* queued behind the running one */
 	struct db *db;
 	char *sql;
 	char *params[8];
@@ -166,6 +172,8 @@ struct state_q {
 	state_cb cb;
 	void *arg;
 };
+
+static void state_q_start(struct db *);
 
 static void
 state_q_free(struct state_q *q)
@@ -176,6 +184,20 @@ state_q_free(struct state_q *q)
 		free(q->params[i]);
 	free(q->sql);
 	free(q);
+}
+
+/* state_q_next: the running query is done: free it, start the next */
+static void
+state_q_next(struct state_q *q)
+{
+	struct db *db = q->db;
+
+	db->hk_head = q->next;
+	if (db->hk_head == NULL)
+		db->hk_tail = NULL;
+	state_q_free(q);
+	if (db->hk_head != NULL)
+		state_q_start(db);
 }
 
 static void
@@ -200,7 +222,7 @@ state_q_done(struct pgconn *c, PGresult *res, void *arg)
 	PQclear(res);
 	if (c != NULL)
 		pool_release(q->db->pool, c);
-	state_q_free(q);
+	state_q_next(q);
 }
 
 static void
@@ -213,7 +235,7 @@ state_q_conn(struct pgconn *c, const char *err, void *arg)
 		    q->db->name, err);
 		if (q->cb != NULL)
 			q->cb(q->db, NULL, q->arg);
-		state_q_free(q);
+		state_q_next(q);
 		return;
 	}
 	if (pool_query(q->db->pool, c, q->sql, q->nparams,
@@ -221,8 +243,14 @@ state_q_conn(struct pgconn *c, const char *err, void *arg)
 		pool_discard(q->db->pool, c);
 		if (q->cb != NULL)
 			q->cb(q->db, NULL, q->arg);
-		state_q_free(q);
+		state_q_next(q);
 	}
+}
+
+static void
+state_q_start(struct db *db)
+{
+	(void)pool_acquire(db->pool, true, state_q_conn, db->hk_head);
 }
 
 /* state_query: run sql (with %s for the quoted state schema) on db. */
@@ -244,7 +272,13 @@ state_query(struct db *db, const char *fmt, const char *const *params,
 	for (i = 0; i < nparams; i++)
 		q->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
 	q->nparams = nparams;
-	(void)pool_acquire(db->pool, true, state_q_conn, q);
+	if (db->hk_tail != NULL) {
+		db->hk_tail->next = q;	/* runs when those before it are done */
+		db->hk_tail = q;
+		return;
+	}
+	db->hk_head = db->hk_tail = q;
+	state_q_start(db);
 }
 
 static void
@@ -793,4 +827,17 @@ sched_next_json(struct db *db)
 		return json_null();
 	time_rfc3339((time_t)(best->fire_at_ms / 1000), at, sizeof(at));
 	return json_pack("{s:s,s:s}", "name", best->name, "at", at);
+}
+
+/* sched_drop_housekeeping: free queued housekeeping (db going away). */
+void
+sched_drop_housekeeping(struct db *db)
+{
+	struct state_q *q, *next;
+
+	for (q = db->hk_head; q != NULL; q = next) {
+		next = q->next;
+		state_q_free(q);
+	}
+	db->hk_head = db->hk_tail = NULL;
 }

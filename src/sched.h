@@ -19,6 +19,7 @@ struct conf_job;
 
 void sched_sync(struct pgmigd *);
 void sched_free(struct db *);
+void sched_drop_housekeeping(struct db *);
 void sched_stop(struct pgmigd *);
 json_t *sched_job_json(struct db *, const struct conf_job *);
 json_t *sched_next_json(struct db *);

@@ -12,6 +12,9 @@
 
 #include <sys/stat.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -898,24 +901,65 @@ scan_integers(struct ctx *ctx, const char *text, size_t len)
 	}
 }
 
+/*
+ * refuse_include: the configuration is one file.  libconfig's @include
+ * would read whatever the path names (a directory makes it exit the
+ * process), so an @include line is an error at its line.
+ */
+static int
+refuse_include(const char *path, const char *text, size_t len,
+    struct conf_errors *errs)
+{
+	const char *p = text, *end = text + len;
+	int line = 1, found = 0;
+
+	while (p < end) {
+		const char *q = p;
+
+		while (q < end && (*q == ' ' || *q == '\t'))
+			q++;
+		if ((size_t)(end - q) >= 8 && strncmp(q, "@include", 8) == 0) {
+			conf_error(errs, path, line, "@include is not supported: "
+			    "keep the configuration in one file");
+			found = 1;
+		}
+		while (p < end && *p != '\n')
+			p++;
+		p++;
+		line++;
+	}
+	return found ? -1 : 0;
+}
+
 static char *
 read_text(const char *path, size_t *ret_len)
 {
-	FILE *f = fopen(path, "r");
+	struct stat st;
 	char *buf;
-	size_t n;
+	ssize_t r;
+	size_t n = 0;
+	int fd;
 
-	if (f == NULL)
+	/* O_NONBLOCK: a FIFO at the path must not block us */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return NULL;
-	buf = xmalloc(CONF_MAX_FILE + 1);
-	n = fread(buf, 1, CONF_MAX_FILE + 1, f);
-	fclose(f);
-	if (n > CONF_MAX_FILE) {
-		free(buf);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CONF_MAX_FILE) {
+		close(fd);
 		errno = EFBIG;
 		return NULL;
 	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (n < (size_t)st.st_size && (r = read(fd, buf + n,
+	    (size_t)st.st_size - n)) > 0)
+		n += (size_t)r;
+	close(fd);
 	buf[n] = '\0';
+	if (strlen(buf) != n) {
+		free(buf);
+		errno = EILSEQ;	/* a NUL byte: not a text file */
+		return NULL;
+	}
 	*ret_len = n;
 	return buf;
 }
@@ -945,8 +989,20 @@ conf_load(const char *path, struct conf_errors *errs)
 		conf_error(errs, path, 0, "not a regular file");
 		return NULL;
 	}
+	/* our own checks of the text come first: libconfig 1.5 exits the
+	 * process on an @include of a directory, and would block on a FIFO */
+	if ((text = read_text(path, &textlen)) == NULL) {
+		conf_error(errs, path, 0, "%s", strerror(errno));
+		return NULL;
+	}
+	if (refuse_include(path, text, textlen, errs) == -1) {
+		free(text);
+		return NULL;
+	}
 	config_init(&cfg);
-	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+	/* parse the very text checked above (no second open) */
+	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
+		free(text);
 		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
 			conf_error(errs, path, 0, "cannot read file");
 		else
@@ -958,11 +1014,6 @@ conf_load(const char *path, struct conf_errors *errs)
 		return NULL;
 	}
 
-	if ((text = read_text(path, &textlen)) == NULL) {
-		conf_error(errs, path, 0, "%s", strerror(errno));
-		config_destroy(&cfg);
-		return NULL;
-	}
 	scan_integers(&ctx, text, textlen);
 	free(text);
 

@@ -267,8 +267,14 @@ main(int argc, char **argv)
 
 	pending = s;		/* die() frees it */
 	fd = connect_socket(path);
-	send_all(fd, s, strlen(s));
-	send_all(fd, "\n", 1);
+	{
+		/* one write: the daemon wakes once */
+		char *reqline;
+
+		xasprintf(&reqline, "%s\n", s);
+		send_all(fd, reqline, strlen(reqline));
+		free(reqline);
+	}
 	free(s);
 	pending = NULL;
 

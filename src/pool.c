@@ -80,6 +80,7 @@ struct pool {
 };
 
 static void pool_kick(struct pool *);
+static void arm_reap(struct pool *);
 static void start_check(struct pool *, int);
 
 static int
@@ -373,6 +374,24 @@ pool_check_now(struct pool *p)
 		(void)open_conn(p);
 }
 
+/*
+ * arm_reap: with more than one idle connection, look again when the
+ * oldest could have been idle long enough.  No timer runs otherwise, so
+ * an idle pool does not wake the loop.
+ */
+static void
+arm_reap(struct pool *p)
+{
+	struct timeval tv = { POOL_REAP_MS / 1000, 0 };
+	int busy, idle, connecting;
+
+	if (p->d->once || event_pending(p->reap, EV_TIMEOUT, NULL))
+		return;
+	pool_counts(p, &busy, &idle, &connecting);
+	if (idle > 1)
+		event_add(p->reap, &tv);
+}
+
 static void
 reap_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -395,6 +414,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 			idle--;
 		}
 	}
+	arm_reap(p);
 }
 
 static int64_t
@@ -443,21 +463,19 @@ struct pool *
 pool_new(struct pgmigd *d, const struct conf_db *db)
 {
 	struct pool *p = xcalloc(1, sizeof(*p));
-	struct timeval tv = { 0, 0 }, reap = { POOL_REAP_MS / 1000, 0 };
+	struct timeval tv = { 0, 0 };
 
 	p->d = d;
 	p->name = xstrdup(db->name);
 	TAILQ_INIT(&p->waits);
 	p->kick = evtimer_new(d->base, kick_cb, p);
 	p->check = evtimer_new(d->base, check_cb, p);
-	p->reap = event_new(d->base, -1, EV_PERSIST, reap_cb, p);
+	p->reap = evtimer_new(d->base, reap_cb, p);
 	if (p->kick == NULL || p->check == NULL || p->reap == NULL)
 		fatalx("event_new failed");
 	pool_configure(p, db);
-	if (!d->once) {
+	if (!d->once)
 		event_add(p->check, &tv);	/* first check right away */
-		event_add(p->reap, &reap);
-	}
 	return p;
 }
 
@@ -577,6 +595,7 @@ pool_release(struct pool *p, struct pgconn *c)
 	} else {
 		pgconn_set_state(c, PGCONN_IDLE);
 		pgconn_set_lost_cb(c, lost_cb, p);
+		arm_reap(p);
 	}
 	pool_kick(p);
 }

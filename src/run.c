@@ -528,7 +528,10 @@ state_sql(struct run *r)
 	xasprintf(&s,
 	    "BEGIN;"
 	    "SELECT pg_catalog.pg_advisory_xact_lock(" RUN_LOCK_CLASS ", 0);"
-	    "CREATE SCHEMA IF NOT EXISTS %s;"
+	    /* CREATE SCHEMA IF NOT EXISTS wants CREATE on the database even
+	     * when the schema exists (one the role owns, say): ask first */
+	    "DO $pgmig$ BEGIN IF pg_catalog.to_regnamespace('%s') IS NULL "
+	    "THEN CREATE SCHEMA %s; END IF; END $pgmig$;"
 	    "CREATE TABLE IF NOT EXISTS %s.job_runs ("
 	    " run_id bigserial PRIMARY KEY,"
 	    " job text NOT NULL,"
@@ -561,7 +564,7 @@ state_sql(struct run *r)
 	    "CREATE UNIQUE INDEX IF NOT EXISTS job_runs_slot_idx ON %s.job_runs "
 	    " (database, job, (details->>'slot'), (details->>'attempt'))"
 	    " WHERE trigger IN ('schedule', 'startup') AND status <> 'skipped';"
-	    "COMMIT;", q, q, q, q, q, q);
+	    "COMMIT;", q, q, q, q, q, q, q);
 	free(q);
 	return s;
 }
@@ -1357,11 +1360,18 @@ log_run(struct run *r)
 
 	snprintf(id, sizeof(id), "%lld", (long long)r->run_id);
 	snprintf(dur, sizeof(dur), "%lld", (long long)r->duration_ms);
-	log_event(kinds[r->status].prio, kinds[r->status].ev, f, nitems(f),
-	    "%s %s on %s: %s%s%s%s", r->job, status_names[r->status],
-	    r->db->name, r->run_id != 0 ? "run " : "",
-	    r->run_id != 0 ? id : "", r->message != NULL ? ": " : "",
-	    r->message != NULL ? r->message : "");
+	if (r->run_id != 0)
+		log_event(kinds[r->status].prio, kinds[r->status].ev, f,
+		    nitems(f), "%s %s on %s: run %s%s%s", r->job,
+		    status_names[r->status], r->db->name, id,
+		    r->message != NULL ? ": " : "",
+		    r->message != NULL ? r->message : "");
+	else
+		log_event(kinds[r->status].prio, kinds[r->status].ev, f,
+		    nitems(f), "%s %s on %s%s%s", r->job,
+		    status_names[r->status], r->db->name,
+		    r->message != NULL ? ": " : "",
+		    r->message != NULL ? r->message : "");
 }
 
 /* run_finish: the run is over: release, log, tell, free. */

@@ -297,6 +297,14 @@ START_TEST(test_values_never_echoed)
 }
 END_TEST
 
+START_TEST(test_include_refused)
+{
+	/* libconfig 1.5 exits the process on an @include of a directory */
+	expect_error("daemon: { };\n  @include \".\"\n", 2,
+	    "@include is not supported");
+}
+END_TEST
+
 START_TEST(test_many_errors_reported)
 {
 	struct conf_errors errs;
@@ -422,6 +430,7 @@ main(void)
 	tcase_add_test(tc, test_bad_schedules);
 	tcase_add_test(tc, test_values_never_echoed);
 	tcase_add_test(tc, test_many_errors_reported);
+	tcase_add_test(tc, test_include_refused);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_print_round_trip);
 	tcase_add_test(tc, test_password_masked_in_print);

@@ -18,7 +18,11 @@
  * meets a syntax error (hyperrealm/libconfig#142, fixed by #155 in 1.7.3):
  * a file holding just "" leaks one byte.  Those leaks, and only those
  * (allocations made by its scanner), are suppressed below; a leak of any
- * setting, i.e. a missing config_destroy, is still reported.
+ * setting, i.e. a missing config_destroy, is still reported.  Because such
+ * inputs are common, libFuzzer may give up checking every input for leaks
+ * after 1000 suppressed ones ("disabled leak detection after every
+ * mutation"); LeakSanitizer still checks the whole run at exit, and a leak
+ * found then fails the run (without naming the input).
  *
  * libconfig's @include would let an input open any file (/dev/zero,
  * /dev/stdin): inputs including a path with a '/' are rejected, so only
@@ -41,6 +45,9 @@
 
 #include "conf.h"
 #include "log.h"
+
+int LLVMFuzzerInitialize(int *, char ***);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* LeakSanitizer reads this at start-up: libconfig 1.5's scanner leaks */
 const char *__lsan_default_suppressions(void);

@@ -24,6 +24,8 @@
 
 #include "proto.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
 #define CHECK(cond) do {						\
 	if (!(cond)) {							\
 		fprintf(stderr, "fuzz_proto: check failed at %s:%d: %s\n", \

@@ -203,6 +203,20 @@ with Cluster(extra_conf={"synchronous_commit": "on"}) as pg:
     R.ok(dup == [] and int(n[0]) >= 3,
          "two daemons, one job: %s runs, no slot twice" % n[0], dup)
 
+    # ------------------------------------------------ a role that is not superuser
+    db = pg.createdb()
+    pg.psql("CREATE ROLE jobber LOGIN; CREATE SCHEMA pgmig AUTHORIZATION "
+            "jobber; CREATE TABLE t (x int); ALTER TABLE t OWNER TO jobber",
+            db=db)
+    conn = pg.conninfo(db).replace("user=postgres", "user=jobber")
+    with Daemon(databases='{ name = "music"; conninfo = "%s"; jobs = ( '
+                '{ name = "vac"; type = "vacuum"; schedule = "@yearly"; '
+                'tables = ["t"]; } ); }' % conn) as d:
+        rc, out, err = d.ctl("run", "vac")
+        R.ok(rc == 0 and runs(pg, db)[-1][3] == "succeeded",
+             "a role without CREATE on the database runs jobs in a schema "
+             "it owns", err)
+
     # ------------------------------------------------ reload drops a database
     db = pg.createdb()
     with Daemon(databases=dbconf(pg, db, [job("sleepy", "SELECT pg_sleep(60)")])) as d:

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Build the libFuzzer harnesses (fuzz/fuzz_proto.c, fuzz/fuzz_conf.c) and run
+"""Build the libFuzzer harnesses (fuzz/fuzz_proto.c, fuzz/fuzz_conf.c,
+fuzz/fuzz_migsql.c) and run
 each for a bounded time over a copy of its seed corpus.
 
 Standalone: prints `ok - ...` / `not ok - ...` per check, `# ...` diagnostics,
@@ -35,13 +36,15 @@ MIN_RUNS = 1000
 
 CFLAGS = ["-g", "-O1", "-fsanitize=fuzzer,address,undefined",
           "-fno-sanitize-recover=undefined", "-std=gnu11"]
-PKGS = ["jansson", "libconfig", "libpq", "libsystemd"]
+PKGS = ["jansson", "libconfig", "libpq", "libsystemd", "libcrypto"]
 
 HARNESSES = [
     # name, harness source, src/ files it needs, corpus dir
     ("fuzz_proto", "fuzz/fuzz_proto.c", ["proto.c", "util.c"], "proto"),
     ("fuzz_conf", "fuzz/fuzz_conf.c", ["conf.c", "cron.c", "util.c", "log.c"],
      "conf"),
+    ("fuzz_migsql", "fuzz/fuzz_migsql.c", ["migsql.c", "migfile.c", "util.c"],
+     "migsql"),
 ]
 
 passed = 0
@@ -92,10 +95,10 @@ def pkg_flags():
 def build(name, harness, srcs, outdir, pcflags):
     out = os.path.join(outdir, name)
     cmd = (shlex.split(FUZZ_CC) + CFLAGS +
-           ["-I" + os.path.join(SRCDIR, "src"), "-I" + BUILDDIR,
+           ["-iquote", os.path.join(SRCDIR, "src"), "-I" + BUILDDIR,
             os.path.join(SRCDIR, harness)] +
            [os.path.join(SRCDIR, "src", s) for s in srcs] +
-           pcflags + ["-lm", "-o", out])
+           pcflags + ["-lpg_query", "-lm", "-o", out])
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if p.returncode != 0:
         hint = ""

@@ -1,0 +1,2 @@
+CREATE TABLE t (x int);
+CREATE INDEX CONCURRENTLY i ON t (x);

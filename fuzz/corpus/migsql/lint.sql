@@ -1,0 +1,5 @@
+-- pgmig:disable rename
+ALTER TABLE a RENAME TO b;
+ALTER TABLE b ADD COLUMN c int NOT NULL;
+BEGIN;
+COMMIT;

@@ -176,6 +176,11 @@ cmd_run(struct cmd_ctx *ctx)
 		    "database \"%s\" is not configured", ctx->req.db));
 		return;
 	}
+	if ((ctx->spec->flags & CMD_MUTATE) && ctx->d->stopping) {
+		cmd_finish(ctx, cmd_error(ctx, PROTO_E_BUSY, "pgmigd is "
+		    "stopping"));
+		return;
+	}
 	if ((ctx->spec->flags & CMD_DAEMON_ONLY) && ctx->d->once) {
 		cmd_finish(ctx, cmd_error(ctx, PROTO_E_USAGE,
 		    "%s needs a running daemon (use pgmigctl)",
@@ -351,6 +356,7 @@ static void
 cmd_q_done(struct pgconn *c, PGresult *res, void *arg)
 {
 	struct cmd_q *q = arg;
+	struct db *db;
 	char *msg = NULL;
 
 	q->ctx->sqlstate[0] = '\0';
@@ -365,7 +371,9 @@ cmd_q_done(struct pgconn *c, PGresult *res, void *arg)
 	q->cb(q->ctx, msg == NULL ? res : NULL, msg, q->arg);
 	free(msg);
 	PQclear(res);
+	db = q->db;
 	cmd_q_free(q);
+	db_drop(db);
 }
 
 static void
@@ -374,9 +382,12 @@ cmd_q_conn(struct pgconn *c, const char *err, void *arg)
 	struct cmd_q *q = arg;
 
 	if (c == NULL) {
+		struct db *db = q->db;
+
 		q->ctx->sqlstate[0] = '\0';
 		q->cb(q->ctx, NULL, err, q->arg);
 		cmd_q_free(q);
+		db_drop(db);
 		return;
 	}
 	/* without parameters the SQL may be a batch (BEGIN; SET LOCAL ...;
@@ -384,9 +395,12 @@ cmd_q_conn(struct pgconn *c, const char *err, void *arg)
 	if ((q->n == 0 ? pool_exec(q->db->pool, c, q->sql, cmd_q_done, q) :
 	    pool_query(q->db->pool, c, q->sql, q->n,
 	    (const char *const *)q->params, cmd_q_done, q)) == -1) {
+		struct db *db = q->db;
+
 		pool_discard(q->db->pool, c);
 		q->cb(q->ctx, NULL, "connection lost", q->arg);
 		cmd_q_free(q);
+		db_drop(db);
 	}
 }
 
@@ -410,5 +424,6 @@ cmd_query(struct cmd_ctx *ctx, struct db *db, const char *sql,
 	for (i = 0; i < n && i < 8; i++)
 		q->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
 	q->n = n;
+	db_hold(db);
 	(void)pool_acquire(db->pool, true, cmd_q_conn, q);
 }

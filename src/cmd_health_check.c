@@ -43,13 +43,13 @@ static void
 jobs_checked(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
 {
 	struct hc *hc = arg;
-	const struct conf_db *cd = hc->db->conf;
+	const struct conf_db *cd = hc->db->conf;	/* NULL: removed */
 	time_t now = time(NULL);
 	size_t k;
 	int i;
 
 	(void)err;	/* no job_runs yet: nothing has run */
-	for (k = 0; k < cd->njobs; k++) {
+	for (k = 0; cd != NULL && k < cd->njobs; k++) {
 		const struct conf_job *j = &cd->jobs[k];
 		int64_t allowed = allowed_s(j);
 		time_t last = 0, first = 0;
@@ -98,9 +98,8 @@ jobs_checked(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
 }
 
 static void
-health_done(struct cmd_ctx *ctx, json_t *metrics)
+health_done(struct cmd_ctx *ctx, struct db *db, json_t *metrics)
 {
-	struct db *db = cmd_db(ctx);
 	struct diag_health h;
 	struct hc *hc;
 	const char *params[1];
@@ -108,6 +107,13 @@ health_done(struct cmd_ctx *ctx, json_t *metrics)
 	size_t k;
 
 	diag_health_defaults(&h);
+	if (db->conf == NULL) {
+		/* the database was removed by a reload meanwhile */
+		ctx->result = diag_health_eval(metrics, &h);
+		json_decref(metrics);
+		cmd_finish(ctx, CMD_RETURN_NORMAL);
+		return;
+	}
 	for (k = 0; k < db->conf->njobs; k++)
 		if (db->conf->jobs[k].type == JOB_HEALTH_CHECK) {
 			diag_health_from_job(&h, &db->conf->jobs[k]);

@@ -53,6 +53,7 @@ struct ctl_client {
 	struct ctl_server *srv;
 	struct bufferevent *bev;
 	struct event *idle;
+	struct event *next;	/* run the next queued request, from the loop */
 	uint64_t id;
 	uid_t uid;
 	gid_t gid;
@@ -78,6 +79,7 @@ struct ctl_server {
 };
 
 static void client_process(struct ctl_client *);
+static void client_next_cb(evutil_socket_t, short, void *);
 
 /*
  * ctl_socket_probe: what is at path?  0 nothing; 1 a live daemon answers;
@@ -208,6 +210,7 @@ client_free(struct ctl_client *c)
 	TAILQ_REMOVE(&srv->clients, c, entry);
 	srv->nclients--;
 	event_free(c->idle);
+	event_free(c->next);
 	bufferevent_free(c->bev);
 	log_debug("control client %llu gone", (unsigned long long)c->id);
 	free(c);
@@ -326,9 +329,25 @@ client_reply(struct cmd_ctx *ctx)
 		c->busy = NULL;
 	}
 	cmd_ctx_free(ctx);
-	/* a synchronous reply returns into client_process's loop; an
-	 * asynchronous one starts the next pipelined request here */
-	if (c != NULL && !c->processing)
+	/* a synchronous reply returns into client_process's loop; after an
+	 * asynchronous one the next pipelined request starts from the loop,
+	 * never inside whatever delivered this reply (a pool or a run in the
+	 * middle of its own work) */
+	if (c != NULL && !c->processing) {
+		struct timeval tv = { 0, 0 };
+
+		event_add(c->next, &tv);
+	}
+}
+
+static void
+client_next_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_client *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->busy == NULL)
 		client_process(c);
 }
 
@@ -519,6 +538,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	if (c->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
 	c->idle = evtimer_new(srv->d->base, client_idle_cb, c);
+	c->next = evtimer_new(srv->d->base, client_next_cb, c);
 	if (c->idle == NULL)
 		fatalx("evtimer_new failed");
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,

@@ -33,15 +33,33 @@ db_release(struct db *db)
 	db_free(db);
 }
 
+/* db_hold: a query is in flight for db: keep it even if removed. */
+void
+db_hold(struct db *db)
+{
+	db->users++;
+}
+
+/* db_drop: the query is done; a removed database goes with the last. */
+void
+db_drop(struct db *db)
+{
+	if (--db->users == 0 && db->retired && db->nruns == 0)
+		db_release(db);
+}
+
 /*
  * db_sync: after the configuration was (re)loaded: update the databases
- * that stay, add new ones, and drop those no longer configured.
+ * that stay, add new ones, and drop those no longer configured.  A
+ * dropped database whose runs or queries are still going is retired:
+ * its runs are cancelled, and the last of them (or of its queries) to
+ * end frees it.
  */
 void
 db_sync(struct pgmigd *d)
 {
-	struct db **keep;
-	size_t i, j, n = 0;
+	struct db **keep, **gone;
+	size_t i, j, n = 0, ngone = 0, nold = d->ndbs;
 
 	keep = xcalloc(d->conf->ndbs, sizeof(*keep));
 	for (i = 0; i < d->conf->ndbs; i++) {
@@ -67,27 +85,30 @@ db_sync(struct pgmigd *d)
 		}
 		keep[n++] = db;
 	}
-	for (j = 0; j < d->ndbs; j++) {
-		struct db *gone = d->dbs[j];
-
-		if (gone == NULL)
-			continue;
-		log_info("database %s is no longer configured", gone->name);
-		sched_free(gone);
-		if (gone->nruns == 0) {
-			db_free(gone);
-			continue;
-		}
-		/* its runs stop, and the last one to end frees it */
-		gone->retired = true;
-		gone->conf = NULL;
-		for (i = gone->nruns; i > 0; i--)
-			run_cancel(gone->runs[i - 1], "database removed from "
-			    "the configuration", false);
-	}
-	free(d->dbs);
+	gone = d->dbs;
+	/* the new list is in place before anything below runs callbacks */
 	d->dbs = keep;
 	d->ndbs = n;
+	for (j = 0; j < nold; j++) {
+		struct db *db = gone[j];
+
+		if (db == NULL)
+			continue;
+		ngone++;
+		log_info("database %s is no longer configured", db->name);
+		sched_free(db);
+		db->conf = NULL;
+		if (db->nruns == 0 && db->users == 0) {
+			db_free(db);
+			continue;
+		}
+		db->retired = true;
+		for (i = db->nruns; i > 0; i--)
+			run_cancel(db->runs[i - 1], "database removed from "
+			    "the configuration", false);
+	}
+	free(gone);
+	(void)ngone;
 }
 
 /* db_free_all: close every pool (shutdown). */

@@ -27,6 +27,8 @@ struct db {
 	bool was_reachable;		/* for reconnect clean-up (sched.c) */
 	struct sched *sched;		/* its jobs' timers (sched.c) */
 	bool retired;			/* no longer configured; runs end */
+	int users;			/* commands and housekeeping queries
+					   in flight (db_hold, db_drop) */
 	bool stale_rows;		/* a run could not close its row */
 	struct state_q *hk_head;	/* housekeeping queue (sched.c) */
 	struct state_q *hk_tail;
@@ -36,5 +38,7 @@ void db_sync(struct pgmigd *);
 void db_free_all(struct pgmigd *);
 struct db *db_find(struct pgmigd *, const char *);
 void db_release(struct db *);
+void db_hold(struct db *);
+void db_drop(struct db *);
 
 #endif

@@ -17,6 +17,7 @@
 
 struct report {
 	struct db *db;
+	char *state_schema;	/* copied: a reload may drop the database */
 	enum diag_kind kind;
 	struct diag_opts opts;
 	char *ext_schema;
@@ -80,6 +81,7 @@ report_opt_num(struct cmd_ctx *ctx, const char *name, double lo, double hi,
 static void
 report_free(struct report *rp)
 {
+	free(rp->state_schema);
 	free(rp->ext_schema);
 	free(rp);
 }
@@ -114,9 +116,9 @@ report_result(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
 		return;
 	}
 	/* pgmigd's own state tables are not news */
-	diag_drop_schema(j, rp->db->conf->state_schema);
+	diag_drop_schema(j, rp->state_schema);
 	if (rp->done != NULL)
-		rp->done(ctx, j);	/* may add to j, and finishes ctx */
+		rp->done(ctx, rp->db, j);	/* finishes ctx */
 	else {
 		ctx->result = j;
 		cmd_finish(ctx, CMD_RETURN_NORMAL);
@@ -177,6 +179,7 @@ report_command(struct cmd_ctx *ctx, enum diag_kind kind,
 		return CMD_RETURN_ERROR;
 	rp = xcalloc(1, sizeof(*rp));
 	rp->db = db;
+	rp->state_schema = xstrdup(db->conf->state_schema);
 	rp->kind = kind;
 	rp->opts = *opts;
 	rp->done = done;

@@ -9,7 +9,8 @@
 #include "cmd.h"
 #include "diag.h"
 
-typedef void (*report_done_fn)(struct cmd_ctx *, json_t *);
+struct db;
+typedef void (*report_done_fn)(struct cmd_ctx *, struct db *, json_t *);
 
 enum cmd_retval report_command(struct cmd_ctx *, enum diag_kind,
     struct diag_opts *, report_done_fn);

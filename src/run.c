@@ -18,6 +18,7 @@
 #include "diag.h"
 #include "pool.h"
 #include "run.h"
+#include "sched.h"
 #include "util.h"
 
 #define RUN_CANCEL_GRACE_MS 5000	/* after pg_cancel_backend, drop */
@@ -85,7 +86,9 @@ struct run {
 	struct event *deadline;
 	struct event *cancel_timer;
 	struct event *progress_timer;
-	struct pool_wait *side_wait;	/* connection for cancel/progress */
+	struct pool_wait *side_wait;	/* connection for the cancel */
+	struct pool_wait *prog_wait;	/* connection for progress */
+	struct event *later;		/* finish from the loop */
 	const char *running_sql;	/* the body statement on the server */
 	/* diagnostics jobs: their thresholds, and the report they made */
 	struct diag_opts diag;
@@ -94,7 +97,8 @@ struct run {
 	bool finish_retried;
 	bool recorded;		/* its row has its final status */
 	bool configured;	/* a configured job (not an ad-hoc command) */
-	bool side_busy;
+	bool side_busy;		/* the cancel is on its way */
+	bool prog_busy;		/* a progress query is */
 	bool zombie;		/* finished; freed when the side query ends */
 	bool busy_elsewhere;	/* another daemon holds the job's lock */
 	/* who waits: the owner (the scheduler) and an observer (a command) */
@@ -251,6 +255,10 @@ run_free(struct run *r)
 		pool_acquire_cancel(r->wait);
 	if (r->side_wait != NULL)
 		pool_acquire_cancel(r->side_wait);
+	if (r->prog_wait != NULL)
+		pool_acquire_cancel(r->prog_wait);
+	if (r->later != NULL)
+		event_free(r->later);
 	if (r->deadline != NULL)
 		event_free(r->deadline);
 	if (r->cancel_timer != NULL)
@@ -303,7 +311,7 @@ side_cancel_done(struct pgconn *c, PGresult *res, void *arg)
 	PQclear(res);
 	r->side_busy = false;
 	pool_release(r->db->pool, c);
-	if (r->zombie)
+	if (r->zombie && !r->prog_busy)
 		run_free(r);
 }
 
@@ -325,10 +333,12 @@ side_cancel_conn(struct pgconn *c, const char *err, void *arg)
 	params[1] = r->running_sql != NULL ? r->running_sql : "";
 	/* cancel only if that backend still runs our statement: a cancel
 	 * arriving after it ended would hit the next one (our bookkeeping) */
+	/* (the server may keep a truncated query text: ours starts with it) */
 	if (pool_query(r->db->pool, c, "SELECT pg_catalog.pg_cancel_backend(pid) "
 	    "FROM pg_catalog.pg_stat_activity WHERE pid = $1::pg_catalog.int4 "
-	    "AND state = 'active' AND pg_catalog.left(query, 900) = "
-	    "pg_catalog.left($2, 900)", 2, params, side_cancel_done, r) == -1) {
+	    "AND state = 'active' AND query <> '' AND "
+	    "pg_catalog.starts_with($2, query)", 2, params, side_cancel_done,
+	    r) == -1) {
 		r->side_busy = false;
 		pool_discard(r->db->pool, c);
 	}
@@ -354,6 +364,14 @@ cancel_timer_cb(evutil_socket_t fd, short what, void *arg)
 	    "connection dropped", NULL);
 }
 
+static void
+later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run_finish(arg);
+}
+
 /*
  * run_cancel: stop the run: a statement in progress is cancelled on the
  * server.  reason is recorded; as_failure records a failure (timeouts)
@@ -377,7 +395,12 @@ run_cancel(struct run *r, const char *reason, bool as_failure)
 		r->status = RUN_CANCELLED;
 		set_message(r, reason);
 		r->step = S_DONE;
-		run_finish(r);
+		{
+			/* finish from the loop, not inside the caller */
+			struct timeval now = { 0, 0 };
+
+			event_add(r->later, &now);
+		}
 		return;
 	}
 	if (r->conn != NULL && pgconn_state(r->conn) == PGCONN_BUSY &&
@@ -399,6 +422,8 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (r->step >= S_FINISH || r->status != RUN_RUNNING)
+		return;		/* over already */
 	xasprintf(&msg, "timed out after %lld ms (job timeout)",
 	    (long long)r->timeout_ms);
 	set_message(r, msg);
@@ -411,7 +436,7 @@ progress_done(struct pgconn *c, PGresult *res, void *arg)
 {
 	struct run *r = arg;
 
-	r->side_busy = false;
+	r->prog_busy = false;
 	if (pgres_ok(res) && PQntuples(res) == 1 && r->progress != NULL &&
 	    r->step == S_BODY) {
 		char *phase;
@@ -425,7 +450,7 @@ progress_done(struct pgconn *c, PGresult *res, void *arg)
 	}
 	PQclear(res);
 	pool_release(r->db->pool, c);
-	if (r->zombie)
+	if (r->zombie && !r->side_busy)
 		run_free(r);
 }
 
@@ -437,13 +462,13 @@ progress_conn(struct pgconn *c, const char *err, void *arg)
 	const char *params[1] = { pid };
 
 	(void)err;
-	r->side_wait = NULL;
+	r->prog_wait = NULL;
 	if (c == NULL) {
-		r->side_busy = false;
+		r->prog_busy = false;
 		return;
 	}
 	if (r->conn == NULL || r->step != S_BODY) {
-		r->side_busy = false;
+		r->prog_busy = false;
 		pool_release(r->db->pool, c);
 		return;
 	}
@@ -453,7 +478,7 @@ progress_conn(struct pgconn *c, const char *err, void *arg)
 	    "heap_blks_total, 1) END FROM pg_catalog.pg_stat_progress_vacuum "
 	    "WHERE pid = $1::pg_catalog.int4", 1, params, progress_done, r) ==
 	    -1) {
-		r->side_busy = false;
+		r->prog_busy = false;
 		pool_discard(r->db->pool, c);
 	}
 }
@@ -465,11 +490,11 @@ progress_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (r->step != S_BODY || r->side_busy || r->conn == NULL ||
+	if (r->step != S_BODY || r->prog_busy || r->conn == NULL ||
 	    r->cancel_reason != NULL)
 		return;
-	r->side_busy = true;
-	r->side_wait = pool_acquire(r->db->pool, true, progress_conn, r);
+	r->prog_busy = true;
+	r->prog_wait = pool_acquire(r->db->pool, true, progress_conn, r);
 }
 
 /* ---- steps */
@@ -527,6 +552,8 @@ state_sql(struct run *r)
 
 	xasprintf(&s,
 	    "BEGIN;"
+	    /* bounded: nothing here may wait forever on a lock */
+	    "SET LOCAL lock_timeout = '10s'; SET LOCAL statement_timeout = '60s';"
 	    "SELECT pg_catalog.pg_advisory_xact_lock(" RUN_LOCK_CLASS ", 0);"
 	    /* CREATE SCHEMA IF NOT EXISTS wants CREATE on the database even
 	     * when the schema exists (one the role owns, say): ask first */
@@ -1260,12 +1287,6 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 		r->run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		r->started = (time_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 		r->started_ms = now_ms();
-		if (r->timeout_ms > 0) {
-			struct timeval tv = { (time_t)(r->timeout_ms / 1000),
-			    (suseconds_t)(r->timeout_ms % 1000) * 1000 };
-
-			event_add(r->deadline, &tv);
-		}
 		if (r->started_cb != NULL)
 			r->started_cb(r, r->arg);
 		{
@@ -1417,11 +1438,17 @@ run_finish(struct run *r)
 		r->side_wait = NULL;
 		r->side_busy = false;
 	}
-	if (r->side_busy)
+	if (r->prog_wait != NULL) {
+		pool_acquire_cancel(r->prog_wait);
+		r->prog_wait = NULL;
+		r->prog_busy = false;
+	}
+	if (r->side_busy || r->prog_busy)
 		r->zombie = true;	/* the side query frees it */
 	else
 		run_free(r);
-	if (db->retired && db->nruns == 0)
+	sched_kick(d);	/* a place under max_running_jobs is free */
+	if (db->retired && db->nruns == 0 && db->users == 0)
 		db_release(db);		/* dropped by a reload: last run ended */
 	pgmigd_maybe_exit(d);
 }
@@ -1489,10 +1516,18 @@ run_start(struct pgmigd *d, struct db *db, const struct run_params *p,
 	r->deadline = evtimer_new(d->base, deadline_cb, r);
 	r->cancel_timer = evtimer_new(d->base, cancel_timer_cb, r);
 	r->progress_timer = event_new(d->base, -1, EV_PERSIST, progress_cb, r);
+	r->later = evtimer_new(d->base, later_cb, r);
 	if (r->deadline == NULL || r->cancel_timer == NULL ||
-	    r->progress_timer == NULL)
+	    r->progress_timer == NULL || r->later == NULL)
 		fatalx("event_new failed");
 	list_add(r);
+	if (r->timeout_ms > 0) {
+		/* the deadline covers the whole run, waiting included */
+		struct timeval tv = { (time_t)(r->timeout_ms / 1000),
+		    (suseconds_t)(r->timeout_ms % 1000) * 1000 };
+
+		event_add(r->deadline, &tv);
+	}
 	r->step = S_ACQUIRE;
 	r->wait = pool_acquire(db->pool, false, acquired, r);
 	return r;

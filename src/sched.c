@@ -71,6 +71,7 @@ static struct pending *pendings;
 static size_t npendings;
 
 static void arm(struct sched_job *);
+static void clock_start(struct pgmigd *);
 static void start_run(struct sched_job *, time_t, int, enum run_trigger);
 
 static int64_t
@@ -196,8 +197,17 @@ state_q_next(struct state_q *q)
 	if (db->hk_head == NULL)
 		db->hk_tail = NULL;
 	state_q_free(q);
-	if (db->hk_head != NULL)
+	if (db->retired) {
+		/* a removed database: the queue is dropped with it */
+		while ((q = db->hk_head) != NULL) {
+			db->hk_head = q->next;
+			state_q_free(q);
+			db->users--;
+		}
+		db->hk_tail = NULL;
+	} else if (db->hk_head != NULL)
 		state_q_start(db);
+	db_drop(db);
 }
 
 static void
@@ -272,6 +282,7 @@ state_query(struct db *db, const char *fmt, const char *const *params,
 	for (i = 0; i < nparams; i++)
 		q->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
 	q->nparams = nparams;
+	db_hold(db);
 	if (db->hk_tail != NULL) {
 		db->hk_tail->next = q;	/* runs when those before it are done */
 		db->hk_tail = q;
@@ -558,9 +569,16 @@ caught_up(struct db *db, PGresult *res, void *arg)
 		    !sched_type_supported(j->type) || PQgetisnull(res, i, 1))
 			continue;
 		last = (time_t)strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		/* the latest slot after the last recorded one, up to now */
-		for (t = last, n = 0; n < 100000 &&
-		    cron_next(&j->cron, t, &t) == 0 && t < now; n++)
+		/* the latest slot after the last recorded one, up to now;
+		 * search from two intervals back, not from an old last run */
+		t = last;
+		if (cron_max_interval(&j->cron) > 0 &&
+		    now - 2 * cron_max_interval(&j->cron) > t)
+			t = now - 2 * cron_max_interval(&j->cron);
+		if (cron_next(&j->cron, last, &missed) == -1 || missed >= now)
+			continue;	/* nothing was missed */
+		for (n = 0; n < 1000 && cron_next(&j->cron, t, &t) == 0 &&
+		    t < now; n++)
 			missed = t;
 		if (missed == 0 || missed == sj->slot)
 			continue;
@@ -709,6 +727,7 @@ sched_sync(struct pgmigd *d)
 {
 	size_t i, k;
 
+	clock_start(d);
 	for (i = 0; i < d->ndbs; i++) {
 		struct db *db = d->dbs[i];
 		struct sched *s;
@@ -755,6 +774,60 @@ sched_sync(struct pgmigd *d)
 	}
 }
 
+/*
+ * The job timers wait on the monotonic clock for a wall-clock time.  When
+ * the wall clock is stepped (NTP at boot, a VM resumed) they would fire
+ * late by the step: one timer a minute compares the two clocks and arms
+ * every job again when they drifted apart.
+ */
+static struct event *clock_watch;
+static int64_t clock_offset;
+
+static int64_t
+mono_ms(void)
+{
+	return now_ms();
+}
+
+static void
+clock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgmigd *d = arg;
+	int64_t off = wall_ms() - mono_ms();
+	size_t i, k;
+
+	(void)fd;
+	(void)what;
+	if (llabs(off - clock_offset) > 1000) {
+		log_notice("the wall clock moved by %lld ms; re-arming job "
+		    "timers", (long long)(off - clock_offset));
+		for (i = 0; i < d->ndbs; i++) {
+			struct sched *s = d->dbs[i]->sched;
+
+			for (k = 0; s != NULL && k < s->njobs; k++)
+				if (event_pending(s->jobs[k].timer, EV_TIMEOUT,
+				    NULL))
+					arm_at(s->jobs[k].timer,
+					    s->jobs[k].fire_at_ms);
+		}
+	}
+	clock_offset = off;
+}
+
+static void
+clock_start(struct pgmigd *d)
+{
+	struct timeval tv = { 60, 0 };
+
+	if (clock_watch != NULL || d->once)
+		return;
+	clock_watch = event_new(d->base, -1, EV_PERSIST, clock_cb, d);
+	if (clock_watch == NULL)
+		fatalx("event_new failed");
+	clock_offset = wall_ms() - mono_ms();
+	event_add(clock_watch, &tv);
+}
+
 /* sched_stop: shutdown: no new runs; cancel the running ones. */
 void
 sched_stop(struct pgmigd *d)
@@ -772,6 +845,10 @@ sched_stop(struct pgmigd *d)
 		}
 	}
 	npendings = 0;
+	if (clock_watch != NULL) {
+		event_free(clock_watch);
+		clock_watch = NULL;
+	}
 	for (i = 0; i < d->ndbs; i++)
 		for (k = d->dbs[i]->nruns; k > 0; k--)
 			run_cancel(d->dbs[i]->runs[k - 1], "daemon stopping",
@@ -840,4 +917,12 @@ sched_drop_housekeeping(struct db *db)
 		state_q_free(q);
 	}
 	db->hk_head = db->hk_tail = NULL;
+}
+
+/* sched_kick: a run ended: start what waits for a place. */
+void
+sched_kick(struct pgmigd *d)
+{
+	if (npendings > 0 && !d->stopping)
+		start_pending(d);
 }

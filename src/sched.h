@@ -21,6 +21,7 @@ void sched_sync(struct pgmigd *);
 void sched_free(struct db *);
 void sched_drop_housekeeping(struct db *);
 void sched_stop(struct pgmigd *);
+void sched_kick(struct pgmigd *);
 json_t *sched_job_json(struct db *, const struct conf_job *);
 json_t *sched_next_json(struct db *);
 bool sched_type_supported(int);

@@ -41,8 +41,8 @@ CMD(missing_indexes, "missing-indexes", NULL, "[--min-rows N]", 0, 0,
 CMD(analyze_queries, "analyze-queries", "slow-queries",
     "[--limit N] [--min-mean-ms MS] [--order mean|total]", 0, 0, CMD_READ,
     "limit=,min-mean-ms=,order=", "top statements from pg_stat_statements")
-CMD(table_stats, "table-stats", NULL, "[--pgstattuple]", 0, 0, CMD_READ,
-    "pgstattuple",
+CMD(table_stats, "table-stats", NULL, "[--limit N] [--pgstattuple]", 0, 0,
+    CMD_READ, "limit=,pgstattuple",
     "size, live and dead tuples, estimated bloat, last (auto)vacuum/analyze")
 CMD(connection_stats, "connection-stats", NULL,
     "[--idle-threshold DUR] [--long-threshold DUR]", 0, 0, CMD_READ,

@@ -13,10 +13,16 @@ cmd_table_stats_exec(struct cmd_ctx *ctx)
 {
 	struct db *db = cmd_db(ctx);
 	struct diag_opts o;
+	double limit = 100;
 
 	if (db == NULL)
 		return CMD_RETURN_ERROR;
+
 	report_default_opts(db, &o);
+	/* the largest tables first; --limit 0 for all of them */
+	if (report_opt_num(ctx, "limit", 0, 1e9, &limit) == -1)
+		return CMD_RETURN_ERROR;
+	o.limit = (int64_t)limit;
 	o.pgstattuple = json_is_true(json_object_get(ctx->req.opts,
 	    "pgstattuple"));
 	return report_command(ctx, DIAG_TABLES, &o, NULL);

@@ -658,6 +658,23 @@ housekeeping_cb(evutil_socket_t fd, short what, void *arg)
 		retention(s->db);
 }
 
+/* state_probed: job_runs exists (or not): housekeep, decide catch_up */
+static void
+state_probed(struct db *db, PGresult *res, void *arg)
+{
+	(void)arg;
+	if (db->retired || res == NULL || PQntuples(res) != 1 ||
+	    PQgetvalue(res, 0, 0)[0] != 't') {
+		if (db->sched != NULL)
+			db->sched->caught_up = true;	/* nothing ran yet */
+		return;
+	}
+	close_stale(db);
+	retention(db);
+	if (db->sched != NULL && !db->sched->caught_up)
+		catch_up(db->sched);
+}
+
 /* health: reachability changed or a check finished */
 static void
 health_cb(struct pool *p, void *arg)
@@ -666,11 +683,11 @@ health_cb(struct pool *p, void *arg)
 	bool up = pool_reachable(p) && !pool_in_recovery(p);
 
 	if (up && !db->was_reachable) {
+		/* ask whether job_runs exists first: housekeeping of a table
+		 * that is not there would only fill the server's log */
 		db->stale_rows = false;
-		close_stale(db);
-		retention(db);
-		if (db->sched != NULL && !db->sched->caught_up)
-			catch_up(db->sched);
+		state_query(db, "SELECT pg_catalog.to_regclass('%s.job_runs') "
+		    "IS NOT NULL", NULL, 0, state_probed, NULL);
 	} else if (up && db->stale_rows) {
 		/* a run lost its connection without an outage being seen */
 		db->stale_rows = false;

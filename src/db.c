@@ -77,6 +77,7 @@ db_sync(struct pgmigd *d)
 		if (db == NULL) {
 			db = xcalloc(1, sizeof(*db));
 			db->name = xstrdup(cd->name);
+			db->migrations_pending = -1;
 			db->conf = cd;
 			db->pool = pool_new(d, cd);
 		} else {

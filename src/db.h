@@ -27,6 +27,8 @@ struct db {
 	bool was_reachable;		/* for reconnect clean-up (sched.c) */
 	struct sched *sched;		/* its jobs' timers (sched.c) */
 	bool retired;			/* no longer configured; runs end */
+	int64_t migrations_pending;	/* -1: unknown (sched.c, metrics) */
+	int64_t migrations_checked_ms;	/* monotonic */
 	int users;			/* commands and housekeeping queries
 					   in flight (db_hold, db_drop) */
 	bool stale_rows;		/* a run could not close its row */

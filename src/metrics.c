@@ -224,6 +224,17 @@ metrics_render(struct pgmigd *d)
 		    pool_stats(d->dbs[i]->pool)->failed);
 	}
 
+	head(b, "pgmigd_migrations_pending", "gauge",
+	    "Files of migrations_dir not yet applied (databases with a "
+	    "migrations_dir).");
+	for (i = 0; i < d->ndbs; i++) {
+		if (d->dbs[i]->migrations_pending < 0)
+			continue;
+		series_start(b, "pgmigd_migrations_pending", d->dbs[i]->name,
+		    NULL);
+		evbuffer_add_printf(b, "} %lld\n",
+		    (long long)d->dbs[i]->migrations_pending);
+	}
 	head(b, "pgmigd_job_runs_total", "counter",
 	    "Finished job runs by status (since pgmigd started).");
 	for (i = 0; i < m->n; i++) {

@@ -26,6 +26,7 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
+#include "migfile.h"
 #include "pgmigd.h"
 #include "pool.h"
 #include "run.h"
@@ -675,6 +676,106 @@ state_probed(struct db *db, PGresult *res, void *arg)
 		catch_up(db->sched);
 }
 
+/*
+ * Pending migrations, for pgmigd_migrations_pending: the files of
+ * migrations_dir whose version has no successful row in
+ * migrations_table (all of them while the table does not exist).
+ * Counted at most once a minute, from the health check.
+ */
+#define MIGRATIONS_CHECK_MS 60000
+
+/* count_pending: res holds the applied versions (NULL: no table yet) */
+static void
+count_pending(struct db *db, PGresult *res)
+{
+	struct migset set;
+	char *cause = NULL;
+	size_t i;
+	int k;
+	int64_t pending = 0;
+
+	if (db->retired || db->conf == NULL)
+		return;
+	if (migset_scan(db->conf->migrations_dir, &set, &cause) == -1) {
+		log_debug("database %s: %s", db->name, cause);
+		free(cause);
+		db->migrations_pending = -1;
+		return;
+	}
+	for (i = 0; i < set.n; i++) {
+		bool applied = false;
+
+		for (k = 0; res != NULL && k < PQntuples(res) && !applied; k++)
+			if (!PQgetisnull(res, k, 0) && migfile_version_cmp(
+			    set.v[i].version, PQgetvalue(res, k, 0)) == 0)
+				applied = true;
+		if (!applied)
+			pending++;
+	}
+	migset_free(&set);
+	db->migrations_pending = pending;
+}
+
+static void
+migrations_counted(struct db *db, PGresult *res, void *arg)
+{
+	(void)arg;
+	if (res != NULL)
+		count_pending(db, res);
+}
+
+/* the quoted migrations_table: a validated [schema.]table */
+static char *
+migrations_table(struct db *db)
+{
+	const char *t = db->conf->migrations_table, *dot = strchr(t, '.');
+	char *q;
+
+	if (dot != NULL)
+		xasprintf(&q, "\"%.*s\".\"%s\"", (int)(dot - t), t, dot + 1);
+	else
+		xasprintf(&q, "\"%s\"", t);
+	return q;
+}
+
+static void
+migrations_probed(struct db *db, PGresult *res, void *arg)
+{
+	char *q, *sql;
+
+	(void)arg;
+	if (db->retired || db->conf == NULL || res == NULL ||
+	    PQntuples(res) != 1)
+		return;
+	if (PQgetvalue(res, 0, 0)[0] != 't') {
+		count_pending(db, NULL);	/* nothing applied yet */
+		return;
+	}
+	q = migrations_table(db);
+	xasprintf(&sql, "SELECT version FROM %s WHERE success", q);
+	/* state_query formats with the state schema: no other % here */
+	state_query(db, sql, NULL, 0, migrations_counted, NULL);
+	free(sql);
+	free(q);
+}
+
+static void
+migrations_check(struct db *db)
+{
+	const char *params[1];
+	char *q;
+
+	if (db->conf->migrations_dir[0] == '\0' || now_ms() -
+	    db->migrations_checked_ms < MIGRATIONS_CHECK_MS)
+		return;
+	db->migrations_checked_ms = now_ms();
+	q = migrations_table(db);
+	params[0] = q;
+	state_query(db, "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+	    params, 1, migrations_probed, NULL);
+	free(q);
+}
+
 /* health: reachability changed or a check finished */
 static void
 health_cb(struct pool *p, void *arg)
@@ -693,6 +794,8 @@ health_cb(struct pool *p, void *arg)
 		db->stale_rows = false;
 		close_stale(db);
 	}
+	if (pool_reachable(p) && db->conf != NULL)
+		migrations_check(db);
 	db->was_reachable = up;
 }
 

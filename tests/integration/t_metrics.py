@@ -107,11 +107,21 @@ def free_port():
 with Cluster() as pg:
     db = pg.createdb()
     port = free_port()
-    conf = ('{ name = "music"; conninfo = "%s"; jobs = ( '
+    # three migration files, one recorded as applied: two pending
+    import tempfile
+    migdir = tempfile.mkdtemp(prefix="pgmig-migs-")
+    for name in ("001_initial_schema.sql", "002_add_users.sql",
+                 "20250618_075008_add_index.sql"):
+        with open(os.path.join(migdir, name), "w") as f:
+            f.write("SELECT 1;\n")
+    pg.psql("CREATE TABLE public.schema_migrations (version text PRIMARY KEY,"
+            " success boolean NOT NULL); INSERT INTO public.schema_migrations "
+            "VALUES ('1', true)", db=db)
+    conf = ('{ name = "music"; conninfo = "%s"; migrations_dir = "%s"; jobs = ( '
             '{ name = "tick"; type = "sql"; schedule = "*/1 * * * * *"; sql = "SELECT 1"; },'
             '{ name = "bad"; type = "sql"; schedule = "@yearly"; sql = "SELECT 1/0"; } ); },'
             '{ name = "dead"; conninfo = "host=/nonexistent port=1 dbname=x"; }'
-            % pg.conninfo(db))
+            % (pg.conninfo(db), migdir))
     with Daemon(extra_daemon='  metrics_listen = "127.0.0.1:%d";\n' % port,
                 databases=conf) as d:
         time.sleep(3.2)
@@ -125,6 +135,7 @@ with Cluster() as pg:
             fams = {}
             R.ok(False, "pgmigctl metrics parses: %s" % e, text[:2000])
         for fam in ("pgmigd_job_runs_total", "pgmigd_job_duration_seconds",
+                    "pgmigd_migrations_pending",
                     "pgmigd_job_last_success_timestamp_seconds",
                     "pgmigd_pool_connections", "pgmigd_database_up",
                     "pgmigd_in_recovery"):
@@ -144,6 +155,11 @@ with Cluster() as pg:
               fams.get("pgmigd_pool_connections", {}).get("samples", [])}
         R.ok(("music", "idle") in pc and ("music", "in_use") in pc,
              "pool connections by state")
+        pend = {l["database"]: v for n, l, v in fams.get(
+            "pgmigd_migrations_pending", {}).get("samples", [])}
+        R.ok(pend == {"music": 2.0}, "pgmigd_migrations_pending counts the "
+             "files without a successful row (versions compare numerically)",
+             pend)
         ls = [v for n, l, v in fams.get(
             "pgmigd_job_last_success_timestamp_seconds", {}).get("samples", [])
             if l["job"] == "tick"]
@@ -172,6 +188,9 @@ with Cluster() as pg:
         R.ok(d.answers() and time.monotonic() - t < 1,
              "a silent HTTP client does not stall the daemon")
         idle.close()
+
+import shutil
+shutil.rmtree(migdir, ignore_errors=True)
 
 # non-loopback addresses are refused by --check-config
 for addr in ("0.0.0.0:9187", "10.1.2.3:9187", "example.com:80", "127.0.0.1",

@@ -343,7 +343,11 @@ static void
 check_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pool *p = arg;
-	struct timeval tv = { POOL_CHECK_MS / 1000, 0 };
+	/* on a shared 30 s grid of the monotonic clock: the checks of
+	 * many databases wake the loop once, not once each */
+	int64_t delay = POOL_CHECK_MS - now_ms() % POOL_CHECK_MS;
+	struct timeval tv = { (time_t)(delay / 1000),
+	    (suseconds_t)(delay % 1000) * 1000 };
 
 	(void)fd;
 	(void)what;

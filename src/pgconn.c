@@ -231,6 +231,9 @@ read_results(struct pgconn *c)
 				deliver(c, true);
 				return;
 			}
+			/* the CopyFail may not all be sent yet */
+			if (PQflush(c->pg) == 1)
+				event_add(c->wev, NULL);
 			break;
 		case PGRES_COPY_OUT:
 		case PGRES_COPY_BOTH:

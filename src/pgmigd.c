@@ -205,6 +205,10 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
+		if (d->stopping) {
+			log_info("SIGHUP while stopping, ignoring");
+			break;
+		}
 		if (pgmigd_reload(d, &cause) == -1)
 			free(cause);
 		break;

@@ -80,15 +80,20 @@ with Cluster(extra_conf={"synchronous_commit": "on"}) as pg:
             job("slow", "SELECT pg_sleep(10)", extra='timeout = "1s";'),
             job("quick", "SELECT 42"),
             job("openx", "BEGIN; SELECT 1"),
+            job("copyin", "CREATE TEMP TABLE c (x int); COPY c FROM STDIN"),
             '{ name = "vacall"; type = "vacuum"; schedule = "@yearly"; }'])) as d:
         rc, out, err = d.ctl("run", "openx")
         last = runs(pg, db, "job = 'openx'")
         R.ok(rc == 1 and "transaction open" in err and last and
              last[-1][3] == "failed", "SQL that leaves a transaction open: "
              "rolled back, recorded failed", last)
+        rc, out, err = d.ctl("run", "copyin")
+        R.ok(rc == 1 and "COPY FROM STDIN" in err, "a job that wants COPY FROM "
+             "STDIN fails cleanly", err)
         rc, out, err = d.ctl("run", "vacall")
         R.ok(rc == 0 and runs(pg, db, "job = 'vacall'")[-1][3] == "succeeded",
-             "a vacuum job with no tables vacuums the database", err)
+             "a vacuum job with no tables vacuums the database (and the "
+             "pool carried on after the COPY)", err)
         rc, out, err = d.ctl("--json", "status")
         nj = json.loads(out)["databases"][0]["next_job"]
         R.ok(nj and nj["name"] and nj["at"], "status shows the next job", nj)

@@ -422,8 +422,17 @@ main(int argc, char **argv)
 		log_init(d.conf->log_target, d.conf->log_level, "pgmigd");
 
 	(void)signal(SIGPIPE, SIG_IGN);
-	if ((d.base = event_base_new()) == NULL)
-		fatalx("event_base_new failed");
+	{
+		/* the precise monotonic clock: the coarse one libevent uses by
+		 * default has a 4 ms tick here, most of a job's start lateness */
+		struct event_config *cfg = event_config_new();
+
+		if (cfg == NULL ||
+		    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) ||
+		    (d.base = event_base_new_with_config(cfg)) == NULL)
+			fatalx("event_base_new failed");
+		event_config_free(cfg);
+	}
 	d.started = time(NULL);
 	d.started_ms = now_ms();
 	d.control_gid = resolve_group(d.conf);

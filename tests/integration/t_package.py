@@ -48,13 +48,13 @@ CATALOG_DB = "/var/lib/systemd/catalog/database"
 
 # what a source tree copy leaves out when it is not a git checkout: build
 # products of an in-tree build, of `make distcheck` and of dpkg-buildpackage
-SKIP_TOP = {".git", "Makefile", "Makefile.in", "aclocal.m4", "autom4te.cache",
+EXCLUDE_TOP = {".git", "Makefile", "Makefile.in", "aclocal.m4", "autom4te.cache",
             "build-aux", "config.h", "config.h.in", "config.h.in~",
             "config.log", "config.status", "configure", "configure~",
             "stamp-h1", "pgmigd", "pgmigctl", "_build", "_inst", "build"}
-SKIP_ANY = {".deps", ".dirstamp", "__pycache__"}
-SKIP_SUFFIX = (".o", ".a", ".log", ".trs", ".tmp", ".tar.gz")
-SKIP_REL = {"fuzz/build", "systemd/pgmigd.service", "systemd/pgmigd@.service",
+EXCLUDE_ANY = {".deps", ".dirstamp", "__pycache__"}
+EXCLUDE_SUFFIX = (".o", ".a", ".log", ".trs", ".tmp", ".tar.gz")
+EXCLUDE_REL = {"fuzz/build", "systemd/pgmigd.service", "systemd/pgmigd@.service",
             "systemd/pgmigd.socket", "debian/pgmig", "debian/tmp",
             "debian/.debhelper", "debian/files", "debian/debhelper-build-stamp",
             "debian/autoreconf.before", "debian/autoreconf.after"}
@@ -208,10 +208,10 @@ def copy_tree(src, dst):
             skip = set()
             for n in names:
                 r = rel + n
-                if (not rel and (n in SKIP_TOP or n.startswith("pgmig-")
+                if (not rel and (n in EXCLUDE_TOP or n.startswith("pgmig-")
                                  or n.startswith("pgmig_"))) \
-                        or n in SKIP_ANY or n.endswith(SKIP_SUFFIX) \
-                        or r in SKIP_REL \
+                        or n in EXCLUDE_ANY or n.endswith(EXCLUDE_SUFFIX) \
+                        or r in EXCLUDE_REL \
                         or re.match(r"debian/.*\.(substvars|debhelper(\.log)?)$",
                                     r) \
                         or (rel == "tests/" and n.startswith("check_")

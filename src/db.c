@@ -59,7 +59,7 @@ void
 db_sync(struct pgmigd *d)
 {
 	struct db **keep, **gone;
-	size_t i, j, n = 0, ngone = 0, nold = d->ndbs;
+	size_t i, j, n = 0, nold = d->ndbs;
 
 	keep = xcalloc(d->conf->ndbs, sizeof(*keep));
 	for (i = 0; i < d->conf->ndbs; i++) {
@@ -95,7 +95,6 @@ db_sync(struct pgmigd *d)
 
 		if (db == NULL)
 			continue;
-		ngone++;
 		log_info("database %s is no longer configured", db->name);
 		sched_free(db);
 		db->conf = NULL;
@@ -109,7 +108,6 @@ db_sync(struct pgmigd *d)
 			    "the configuration", false);
 	}
 	free(gone);
-	(void)ngone;
 }
 
 /* db_free_all: close every pool (shutdown). */

@@ -509,21 +509,11 @@ diag_sql(enum diag_kind kind, const struct diag_opts *o)
 		    (long long)o->long_ms);
 		break;
 	case DIAG_LOCKS:
-		xasprintf(&body, "%s", sql_locks);
+		xasprintf(&body, sql_locks);	/* folds its %% */
 		break;
 	case DIAG_HEALTH:
-		xasprintf(&body, "%s", sql_health);
+		xasprintf(&body, sql_health);
 		break;
-	}
-	if (kind == DIAG_LOCKS || kind == DIAG_HEALTH) {
-		char *p, *q;
-
-		for (p = q = body; *p != '\0'; p++, q++) {
-			if (p[0] == '%' && p[1] == '%')
-				p++;
-			*q = *p;
-		}
-		*q = '\0';
 	}
 	/* JIT never pays off on catalog queries, and its compile time
 	 * dominated reports at 30k indexes */

@@ -352,7 +352,7 @@ may_start(struct sched *s)
 }
 
 static void
-start_pending(struct pgmigd *d)
+start_pending(void)
 {
 	size_t i = 0;
 
@@ -369,7 +369,6 @@ start_pending(struct pgmigd *d)
 		p.sj->queued = false;
 		start_run(p.sj, p.slot, p.attempt, p.trigger);
 	}
-	(void)d;
 }
 
 static void
@@ -398,7 +397,7 @@ run_done(struct run *r, void *arg)
 		    (long long)delay);
 		event_add(sj->retry, &tv);
 	}
-	start_pending(d);
+	start_pending();
 }
 
 static void
@@ -903,17 +902,11 @@ sched_sync(struct pgmigd *d)
 static struct event *clock_watch;
 static int64_t clock_offset;
 
-static int64_t
-mono_ms(void)
-{
-	return now_ms();
-}
-
 static void
 clock_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pgmigd *d = arg;
-	int64_t off = wall_ms() - mono_ms();
+	int64_t off = wall_ms() - now_ms();
 	size_t i, k;
 
 	(void)fd;
@@ -944,7 +937,7 @@ clock_start(struct pgmigd *d)
 	clock_watch = event_new(d->base, -1, EV_PERSIST, clock_cb, d);
 	if (clock_watch == NULL)
 		fatalx("event_new failed");
-	clock_offset = wall_ms() - mono_ms();
+	clock_offset = wall_ms() - now_ms();
 	event_add(clock_watch, &tv);
 }
 
@@ -1044,5 +1037,5 @@ void
 sched_kick(struct pgmigd *d)
 {
 	if (npendings > 0 && !d->stopping)
-		start_pending(d);
+		start_pending();
 }

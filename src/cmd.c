@@ -236,33 +236,39 @@ wait_progress(struct run *r, const char *phase, double pct, void *arg)
 	cmd_progress(arg, phase, pct);
 }
 
-static void
-wait_done(struct run *r, void *arg)
+/*
+ * cmd_finish_run: finish ctx with the outcome of run r: result (taken)
+ * when it succeeded, else the error its status and SQLSTATE call for.
+ */
+void
+cmd_finish_run(struct cmd_ctx *ctx, struct run *r, json_t *result)
 {
-	struct cmd_ctx *ctx = arg;
-	cmd_run_result_fn fn = (cmd_run_result_fn)ctx->priv;
 	const char *st = run_sqlstate(r);
 	const char *msg = run_message(r) != NULL ? run_message(r) : "failed";
 
 	switch (run_status(r)) {
 	case RUN_SUCCEEDED:
-		ctx->result = fn(ctx, r);
+		ctx->result = result;
 		cmd_finish(ctx, CMD_RETURN_NORMAL);
 		return;
 	case RUN_CANCELLED:
+		json_decref(result);
 		cmd_finish(ctx, cmd_error(ctx, PROTO_E_CANCELLED, "%s", msg));
 		return;
 	case RUN_SKIPPED:
+		json_decref(result);
 		cmd_finish(ctx, cmd_error(ctx, run_is_busy_error(r) ?
 		    PROTO_E_BUSY : PROTO_E_FAILED, "%s", msg));
 		return;
 	default:
 		break;
 	}
+	json_decref(result);
 	if (st != NULL && (strcmp(st, "42P01") == 0 ||
-	    strcmp(st, "3F000") == 0))
+	    strcmp(st, "3F000") == 0) && run_body_kind(r) == 0)
 		cmd_finish(ctx, cmd_error(ctx, PROTO_E_NOT_FOUND, "%s", msg));
-	else if (st != NULL && strcmp(st, "42809") == 0)
+	else if (st != NULL && strcmp(st, "42809") == 0 &&
+	    run_body_kind(r) == 0)
 		cmd_finish(ctx, cmd_error(ctx, PROTO_E_WRONG_KIND, "%s", msg));
 	else if (st != NULL && strcmp(st, "42501") == 0)
 		cmd_finish(ctx, cmd_error(ctx, PROTO_E_PERMISSION, "%s", msg));
@@ -272,6 +278,16 @@ wait_done(struct run *r, void *arg)
 		    msg));
 	else
 		cmd_finish(ctx, cmd_error(ctx, PROTO_E_FAILED, "%s", msg));
+}
+
+static void
+wait_done(struct run *r, void *arg)
+{
+	struct cmd_ctx *ctx = arg;
+	cmd_run_result_fn fn = (cmd_run_result_fn)ctx->priv;
+
+	cmd_finish_run(ctx, r, run_status(r) == RUN_SUCCEEDED ? fn(ctx, r) :
+	    NULL);
 }
 
 /*

@@ -62,6 +62,7 @@ struct run;
 typedef json_t *(*cmd_run_result_fn)(struct cmd_ctx *, struct run *);
 typedef void (*cmd_query_fn)(struct cmd_ctx *, PGresult *, const char *,
     void *);
+void cmd_finish_run(struct cmd_ctx *, struct run *, json_t *);
 enum cmd_retval cmd_wait_run(struct cmd_ctx *, struct run *, bool,
     cmd_run_result_fn);
 enum cmd_retval cmd_maintenance(struct cmd_ctx *, int, const char *,

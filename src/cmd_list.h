@@ -55,3 +55,21 @@ CMD(health_check, "health-check", NULL, "", 0, 0, CMD_READ, "",
     "replication lag, stale jobs; exit 1 if any check is not ok")
 CMD(metrics, "metrics", NULL, "", 0, 0, CMD_READ | CMD_DAEMON_ONLY, "",
     "Prometheus text: job runs, durations, pools, database up/recovery")
+CMD(migrate_status, "migrate status", NULL, "", 0, 0, CMD_READ, "",
+    "applied, pending, failed, changed and missing migrations; INVALID "
+    "indexes")
+CMD(migrate_up, "migrate up", NULL, "[--to V] [--dry-run] [--allow-changed]",
+    0, 0, CMD_MUTATE, "to=,dry-run,allow-changed",
+    "apply pending migrations, each file in its own transaction")
+CMD(migrate_down, "migrate down", NULL, "[--to V | --steps N]", 0, 0,
+    CMD_MUTATE, "to=,steps=",
+    "run rollback files, newest first (one unless told)")
+CMD(migrate_verify, "migrate verify", NULL, "", 0, 0, CMD_READ, "",
+    "checksums of applied files, and the objects they created; exit 1 if "
+    "not ok")
+CMD(migrate_baseline, "migrate baseline", NULL, "VERSION", 1, 1, CMD_MUTATE,
+    "", "adopt an existing database as at VERSION, running nothing")
+CMD(migrate_repair, "migrate repair", NULL, "VERSION", 1, 1, CMD_MUTATE, "",
+    "clear a failed record, or accept an applied file's new checksum")
+CMD(migrate_lint, "migrate lint", NULL, "[FILE|VERSION...]", 0, -1, CMD_READ,
+    "", "unsafe-DDL findings in pending (or given) files; exit 1 on errors")

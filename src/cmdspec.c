@@ -33,6 +33,65 @@ cmdspec_find(const char *name)
 }
 
 /*
+ * cmdspec_find_argv: the command argv starts with: two words first
+ * ("migrate up"), then one.  *used is how many words it took.
+ */
+const struct cmd_spec *
+cmdspec_find_argv(int argc, char **argv, int *used)
+{
+	const struct cmd_spec *spec;
+	char two[128];
+
+	if (argc >= 2 && snprintf(two, sizeof(two), "%s %s", argv[0],
+	    argv[1]) < (int)sizeof(two) && (spec = cmdspec_find(two)) != NULL) {
+		*used = 2;
+		return spec;
+	}
+	*used = 1;
+	return argc >= 1 ? cmdspec_find(argv[0]) : NULL;
+}
+
+/*
+ * cmdspec_absolute_files: "migrate lint FILE": a relative file name is
+ * the caller's, not the daemon's: make it absolute here.  Versions
+ * (digits and underscores) stay as they are.
+ */
+void
+cmdspec_absolute_files(const struct cmd_spec *spec, json_t *args)
+{
+	size_t i;
+	json_t *v;
+
+	if (strcmp(spec->name, "migrate lint") != 0)
+		return;
+	json_array_foreach(args, i, v) {
+		const char *a = json_string_value(v);
+		char *real;
+
+		if (a == NULL || a[0] == '/' || strspn(a, "0123456789_") ==
+		    strlen(a))
+			continue;
+		if ((real = realpath(a, NULL)) != NULL) {
+			json_array_set_new(args, i, json_string(real));
+			free(real);
+		}
+	}
+}
+
+/* cmdspec_group: does some command start with word (as in "migrate")? */
+bool
+cmdspec_group(const char *word)
+{
+	size_t i, n = strlen(word);
+
+	for (i = 0; i < CMD_ID__COUNT; i++)
+		if (strncmp(cmd_specs[i].name, word, n) == 0 &&
+		    cmd_specs[i].name[n] == ' ')
+			return true;
+	return false;
+}
+
+/*
  * option_lookup: is name an option of spec?  Returns 1 for a flag, 2 for
  * an option that takes a value, 0 if unknown.
  */

@@ -35,6 +35,9 @@ enum cmd_id {
 extern const struct cmd_spec cmd_specs[CMD_ID__COUNT];
 
 const struct cmd_spec *cmdspec_find(const char *);
+const struct cmd_spec *cmdspec_find_argv(int, char **, int *);
+bool cmdspec_group(const char *);
+void cmdspec_absolute_files(const struct cmd_spec *, json_t *);
 int cmdspec_parse_argv(const struct cmd_spec *, int, char **, json_t **,
     json_t **, char **);
 int cmdspec_check(const struct cmd_spec *, json_t *, json_t *, char **);

@@ -74,6 +74,7 @@ static const char *const job_type_names[] = { "vacuum", "analyze", "refresh",
     "sql", "slow_queries", "connection_check", "index_usage", "health_check",
     NULL };
 static const char *const catch_up_names[] = { "skip", "once", NULL };
+static const char *const lint_names[] = { "warn", "error", NULL };
 
 static const char *check_socket_path(const char *);
 static const char *check_group(const char *);
@@ -124,6 +125,12 @@ static const struct key db_keys[] = {
 	{ "migrations_table", K_STR, B(migrations_table),
 	    .def = "public.schema_migrations", .check = check_qualified },
 	{ "backup_command", K_STR, B(backup_command), .def = "" },
+	{ "migration_lock_wait", K_DURATION, B(migration_lock_wait_ms),
+	    .def = "10min", .max = 86400000 },
+	{ "migration_retries", K_INT, B(migration_retries), .def = "5",
+	    .max = 20 },
+	{ "migrations_lint", K_ENUM, B(migrations_lint), .def = "warn",
+	    .names = lint_names },
 	{ "lock_timeout", K_DURATION, B(lock_timeout_ms), .def = "5s",
 	    .max = 86400000 },
 	{ "statement_timeout", K_DURATION, B(statement_timeout_ms),
@@ -1314,6 +1321,8 @@ conf_find_db(const struct conf *conf, const char *name)
 const char *
 conf_job_type_name(int type)
 {
+	if (type == JOB_MIGRATE)
+		return "migrate";
 	if (type < 0 || type >= JOB__COUNT)
 		return "?";
 	return job_type_names[type];

@@ -27,7 +27,9 @@ enum job_type {
 	JOB_CONNECTION_CHECK,
 	JOB_INDEX_USAGE,
 	JOB_HEALTH_CHECK,
-	JOB__COUNT
+	JOB__COUNT,
+	JOB_MIGRATE = JOB__COUNT,	/* migrate up/down/...: not a job type of
+					   the configuration file */
 };
 
 enum catch_up {
@@ -83,6 +85,9 @@ struct conf_db {
 	char *migrations_dir;
 	char *migrations_table;
 	char *backup_command;
+	int64_t migration_lock_wait_ms;
+	int64_t migration_retries;
+	int migrations_lint;	/* 0 warn, 1 error */
 	int64_t lock_timeout_ms;
 	int64_t statement_timeout_ms;
 	int64_t history_retention_ms;

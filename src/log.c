@@ -55,6 +55,12 @@ static const struct {
 	[LOG_EV_DB_DOWN] = { "database_down",
 	    "39fbae7cab0b4cb7ba49f8eb0b17283f" },
 	[LOG_EV_FINDING] = { "finding", "4a0cbf8dbc1c4dd8cb4a09fc1c283940" },
+	[LOG_EV_MIGRATION_APPLIED] = { "migration_applied",
+	    "737f4490292c42d39030255d47d049d2" },
+	[LOG_EV_MIGRATION_FAILED] = { "migration_failed",
+	    "79db03b3039447b2ba0d2c30c70325a7" },
+	[LOG_EV_MIGRATION_REVERTED] = { "migration_reverted",
+	    "c3ff144aceec4b72b881a80762379c24" },
 };
 
 static const char *log_levels[] = {

@@ -164,6 +164,7 @@ migsql_parse(const char *text, struct migsql *ret)
 		m->len = loc + len - m->offset;
 		m->line = migsql_line_at(text, m->offset);
 		m->kind = json_object_iter_key(it);
+		m->node = json_object_iter_value(it);
 		m->flags = classify(m->kind, json_object_iter_value(it));
 		if (m->flags & MS_NONTX)
 			ret->nontx = true;
@@ -443,4 +444,252 @@ migsql_lint(const char *file, const char *text, const struct migsql *m)
 		    "retries on lock timeouts");
 	json_decref(l.created);
 	return l.findings;
+}
+
+/* ---- what a file works on */
+
+/* a quoted identifier: "name", with " doubled */
+static void
+quote_ident_into(char **out, const char *name)
+{
+	char *q, *tmp;
+	size_t i, n = strlen(name);
+
+	q = xmalloc(2 * n + 3);
+	tmp = q;
+	*tmp++ = '"';
+	for (i = 0; i < n; i++) {
+		if (name[i] == '"')
+			*tmp++ = '"';
+		*tmp++ = name[i];
+	}
+	*tmp++ = '"';
+	*tmp = '\0';
+	if (*out == NULL)
+		*out = q;
+	else {
+		xasprintf(&tmp, "%s.%s", *out, q);
+		free(*out);
+		free(q);
+		*out = tmp;
+	}
+}
+
+/*
+ * migsql_quote_rel: a RangeVar as a quoted name ("s"."t" or "t"), as
+ * to_regclass() and ANALYZE take it; NULL without a relname.
+ */
+char *
+migsql_quote_rel(json_t *rv)
+{
+	const char *sch = json_string_value(json_object_get(rv, "schemaname"));
+	const char *rel = relname(rv);
+	char *out = NULL;
+
+	if (rel == NULL)
+		return NULL;
+	if (sch != NULL)
+		quote_ident_into(&out, sch);
+	quote_ident_into(&out, rel);
+	return out;
+}
+
+static void
+add_unique(json_t *a, char *name)
+{
+	size_t i;
+	json_t *e;
+
+	if (name == NULL)
+		return;
+	json_array_foreach(a, i, e) {
+		if (strcmp(json_string_value(e), name) == 0) {
+			free(name);
+			return;
+		}
+	}
+	json_array_append_new(a, json_string(name));
+	free(name);
+}
+
+/*
+ * migsql_touched: the tables a file creates, alters, indexes or writes,
+ * as quoted names (once each): what ANALYZE should look at afterwards.
+ */
+json_t *
+migsql_touched(const struct migsql *m)
+{
+	json_t *out = json_array();
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		const char *k = m->v[i].kind;
+		json_t *n = m->v[i].node;
+
+		if (strcmp(k, "CreateStmt") == 0 ||
+		    strcmp(k, "AlterTableStmt") == 0 ||
+		    strcmp(k, "IndexStmt") == 0 ||
+		    strcmp(k, "InsertStmt") == 0 ||
+		    strcmp(k, "UpdateStmt") == 0 ||
+		    strcmp(k, "DeleteStmt") == 0 ||
+		    (strcmp(k, "CopyStmt") == 0 && node_true(n, "is_from")))
+			add_unique(out, migsql_quote_rel(json_object_get(n,
+			    "relation")));
+		else if (strcmp(k, "CreateTableAsStmt") == 0)
+			add_unique(out, migsql_quote_rel(json_object_get(
+			    json_object_get(n, "into"), "rel")));
+	}
+	return out;
+}
+
+/*
+ * migsql_index_target: for CREATE INDEX with a name, its table (quoted)
+ * and its name (as the catalog has it).  0, or -1 for anything else.
+ */
+int
+migsql_index_target(const struct migstmt *s, char **table, char **index)
+{
+	const char *idx;
+
+	if (strcmp(s->kind, "IndexStmt") != 0 || (idx = json_string_value(
+	    json_object_get(s->node, "idxname"))) == NULL)
+		return -1;
+	if ((*table = migsql_quote_rel(json_object_get(s->node,
+	    "relation"))) == NULL)
+		return -1;
+	*index = xstrdup(idx);
+	return 0;
+}
+
+/* a qualified name from a List of String nodes (DROP's objects) */
+static char *
+list_name(json_t *list)
+{
+	json_t *items = json_object_get(json_object_get(list, "List"), "items");
+	json_t *e;
+	char *out = NULL;
+	size_t i;
+
+	json_array_foreach(items, i, e) {
+		const char *s = json_string_value(json_object_get(
+		    json_object_get(e, "String"), "sval"));
+
+		if (s == NULL) {
+			free(out);
+			return NULL;
+		}
+		quote_ident_into(&out, s);
+	}
+	return out;
+}
+
+static void
+add_object(json_t *a, const char *op, const char *kind, char *name,
+    const char *newname)
+{
+	if (name == NULL)
+		return;
+	json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "op", op, "kind",
+	    kind, "name", name));
+	if (newname != NULL)
+		json_object_set_new(json_array_get(a, json_array_size(a) - 1),
+		    "new", json_string(newname));
+	free(name);
+}
+
+/*
+ * migsql_objects: the relations and schemas a file creates, drops or
+ * renames, in order: [{"op":"create|drop|rename","kind":"relation|schema",
+ * "name":quoted, "new":plain}].  migrate verify checks they still exist.
+ */
+json_t *
+migsql_objects(const struct migsql *m)
+{
+	json_t *out = json_array(), *e;
+	size_t i, j;
+
+	for (i = 0; i < m->n; i++) {
+		const char *k = m->v[i].kind;
+		json_t *n = m->v[i].node;
+
+		if (strcmp(k, "CreateStmt") == 0)
+			add_object(out, "create", "relation", migsql_quote_rel(
+			    json_object_get(n, "relation")), NULL);
+		else if (strcmp(k, "CreateSeqStmt") == 0)
+			add_object(out, "create", "relation", migsql_quote_rel(
+			    json_object_get(n, "sequence")), NULL);
+		else if (strcmp(k, "ViewStmt") == 0)
+			add_object(out, "create", "relation", migsql_quote_rel(
+			    json_object_get(n, "view")), NULL);
+		else if (strcmp(k, "CreateTableAsStmt") == 0)
+			add_object(out, "create", "relation", migsql_quote_rel(
+			    json_object_get(json_object_get(n, "into"), "rel")),
+			    NULL);
+		else if (strcmp(k, "IndexStmt") == 0) {
+			const char *idx = json_string_value(json_object_get(n,
+			    "idxname"));
+			const char *sch = json_string_value(json_object_get(
+			    json_object_get(n, "relation"), "schemaname"));
+			char *name = NULL;
+
+			if (idx == NULL)
+				continue;
+			/* an index lives in its table's schema */
+			if (sch != NULL)
+				quote_ident_into(&name, sch);
+			quote_ident_into(&name, idx);
+			add_object(out, "create", "relation", name, NULL);
+		} else if (strcmp(k, "CreateSchemaStmt") == 0 &&
+		    json_string_value(json_object_get(n, "schemaname")) != NULL) {
+			char *name = NULL;
+
+			quote_ident_into(&name, json_string_value(
+			    json_object_get(n, "schemaname")));
+			add_object(out, "create", "schema", name, NULL);
+		} else if (strcmp(k, "DropStmt") == 0) {
+			const char *rt = json_string_value(json_object_get(n,
+			    "removeType"));
+			bool rel = rt != NULL && (strcmp(rt, "OBJECT_TABLE") == 0 ||
+			    strcmp(rt, "OBJECT_INDEX") == 0 ||
+			    strcmp(rt, "OBJECT_VIEW") == 0 ||
+			    strcmp(rt, "OBJECT_MATVIEW") == 0 ||
+			    strcmp(rt, "OBJECT_SEQUENCE") == 0);
+
+			if (rt != NULL && strcmp(rt, "OBJECT_SCHEMA") == 0) {
+				json_array_foreach(json_object_get(n, "objects"),
+				    j, e) {
+					const char *s = json_string_value(
+					    json_object_get(json_object_get(e,
+					    "String"), "sval"));
+					char *name = NULL;
+
+					if (s == NULL)
+						continue;
+					quote_ident_into(&name, s);
+					add_object(out, "drop", "schema", name,
+					    NULL);
+				}
+			} else if (rel) {
+				json_array_foreach(json_object_get(n, "objects"),
+				    j, e)
+					add_object(out, "drop", "relation",
+					    list_name(e), NULL);
+			}
+		} else if (strcmp(k, "RenameStmt") == 0) {
+			const char *rt = json_string_value(json_object_get(n,
+			    "renameType"));
+			const char *nn = json_string_value(json_object_get(n,
+			    "newname"));
+
+			if (rt != NULL && nn != NULL && (strcmp(rt,
+			    "OBJECT_TABLE") == 0 || strcmp(rt, "OBJECT_INDEX") ==
+			    0 || strcmp(rt, "OBJECT_VIEW") == 0 || strcmp(rt,
+			    "OBJECT_MATVIEW") == 0 || strcmp(rt,
+			    "OBJECT_SEQUENCE") == 0))
+				add_object(out, "rename", "relation",
+				    migsql_quote_rel(json_object_get(n,
+				    "relation")), nn);
+		}
+	}
+	return out;
 }

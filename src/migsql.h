@@ -22,6 +22,7 @@ struct migstmt {
 	int line;		/* 1-based line of its first token */
 	unsigned flags;
 	const char *kind;	/* parse node name: "IndexStmt", ... */
+	json_t *node;		/* its parse node (borrowed from tree) */
 };
 
 struct migsql {
@@ -37,5 +38,9 @@ int migsql_parse(const char *, struct migsql *);
 void migsql_free(struct migsql *);
 json_t *migsql_lint(const char *, const char *, const struct migsql *);
 int migsql_line_at(const char *, size_t);
+char *migsql_quote_rel(json_t *);
+json_t *migsql_touched(const struct migsql *);
+int migsql_index_target(const struct migstmt *, char **, char **);
+json_t *migsql_objects(const struct migsql *);
 
 #endif

@@ -30,6 +30,7 @@ struct pgconn {
 	void *owner;
 	PGresult *kept;		/* the first error, else the last result */
 	int64_t rows;
+	int nok;		/* results that succeeded before any error */
 	int64_t idle_since;
 	char *error;
 	int dispatching;	/* inside one of our callbacks */
@@ -200,6 +201,8 @@ keep_result(struct pgconn *c, PGresult *res)
 		PQclear(res);	/* keep the first error */
 		return;
 	}
+	if (pgres_ok(res))
+		c->nok++;
 	/* else the last result with rows (a report's SELECT between BEGIN,
 	 * SET LOCAL and COMMIT), else the last result */
 	if (c->kept != NULL && PQresultStatus(c->kept) == PGRES_TUPLES_OK &&
@@ -353,6 +356,7 @@ begin_query(struct pgconn *c, pgconn_result_cb cb, void *arg)
 	c->cb = cb;
 	c->cb_arg = arg;
 	c->rows = 0;
+	c->nok = 0;
 	r = PQflush(c->pg);
 	if (r == -1) {
 		set_error(c, PQerrorMessage(c->pg));
@@ -403,6 +407,16 @@ pgconn_exec(struct pgconn *c, const char *sql, pgconn_result_cb cb,
 		return -1;
 	}
 	return begin_query(c, cb, arg);
+}
+
+/*
+ * pgconn_results_ok: how many statements of the last query succeeded
+ * before the first error (the failing one's index, counting from 0).
+ */
+int
+pgconn_results_ok(const struct pgconn *c)
+{
+	return c->nok;
 }
 
 /* pgconn_close: close and free (later, if inside its own callback). */

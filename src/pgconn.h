@@ -47,6 +47,7 @@ enum pgconn_state pgconn_state(const struct pgconn *);
 PGconn *pgconn_pg(const struct pgconn *);
 int pgconn_backend_pid(const struct pgconn *);
 int64_t pgconn_rows(const struct pgconn *);
+int pgconn_results_ok(const struct pgconn *);
 int64_t pgconn_idle_since(const struct pgconn *);
 const char *pgconn_error(const struct pgconn *);
 void *pgconn_owner(const struct pgconn *);

@@ -78,6 +78,34 @@ command_help(const struct cmd_spec *spec)
 	exit(0);
 }
 
+/* group_help: "pgmigctl migrate" (or "migrate bogus"): its commands */
+static void __attribute__((noreturn))
+group_help(const char *group, const char *sub)
+{
+	size_t i, n = strlen(group);
+
+	if (sub != NULL && strcmp(sub, "--help") != 0 && strcmp(sub, "-h") != 0)
+		fprintf(stderr, "pgmigctl: unknown command \"%s %s\"\n", group,
+		    sub);
+	fprintf(sub != NULL && strcmp(sub, "--help") != 0 && strcmp(sub,
+	    "-h") != 0 ? stderr : stdout, "usage: pgmigctl [-s SOCKET] "
+	    "[-d DATABASE] [--json] %s SUBCOMMAND\n\n", group);
+	for (i = 0; i < CMD_ID__COUNT; i++) {
+		char u[128];
+
+		if (strncmp(cmd_specs[i].name, group, n) != 0 ||
+		    cmd_specs[i].name[n] != ' ')
+			continue;
+		cmdspec_usage(&cmd_specs[i], u, sizeof(u));
+		fprintf(sub != NULL && strcmp(sub, "--help") != 0 &&
+		    strcmp(sub, "-h") != 0 ? stderr : stdout, "  %-46s %s%s\n",
+		    u, cmd_specs[i].summary, cmd_specs[i].flags & CMD_MUTATE ?
+		    " [mutating]" : "");
+	}
+	exit(sub != NULL && strcmp(sub, "--help") != 0 && strcmp(sub,
+	    "-h") != 0 ? EXIT_USAGE : (sub == NULL ? EXIT_USAGE : 0));
+}
+
 static void __attribute__((noreturn, format(printf, 3, 4)))
 die(int code, const char *errcode, const char *fmt, ...)
 {
@@ -201,7 +229,7 @@ main(int argc, char **argv)
 	size_t have = 0;
 	json_t *reqj, *reply;
 	bool tty = isatty(STDERR_FILENO), shown = false;
-	int ch, fd;
+	int ch, fd, used = 1;
 
 	if (path == NULL || path[0] == '\0')
 		path = DEFAULT_SOCKET;
@@ -231,13 +259,16 @@ main(int argc, char **argv)
 		usage(EXIT_USAGE);
 	if (strcmp(argv[0], "help") == 0 && argc == 1)
 		usage(0);
-	if (strcmp(argv[0], "help") == 0 && argc == 2 &&
-	    (spec = cmdspec_find(argv[1])) != NULL)
+	if (strcmp(argv[0], "help") == 0 && argc >= 2 &&
+	    (spec = cmdspec_find_argv(argc - 1, argv + 1, &used)) != NULL)
 		command_help(spec);
-	if ((spec = cmdspec_find(argv[0])) == NULL)
+	if ((spec = cmdspec_find_argv(argc, argv, &used)) == NULL) {
+		if (cmdspec_group(argv[0]))
+			group_help(argv[0], argc > 1 ? argv[1] : NULL);
 		die(EXIT_USAGE, "usage", "unknown command \"%s\" (pgmigctl "
 		    "--help lists them)", argv[0]);
-	for (ch = 1; ch < argc; ch++) {
+	}
+	for (ch = used; ch < argc; ch++) {
 		if (strcmp(argv[ch], "--") == 0)
 			break;
 		if (strcmp(argv[ch], "--help") == 0 ||
@@ -248,9 +279,10 @@ main(int argc, char **argv)
 		die(EXIT_USAGE, "usage", "not a database name: %s", db);
 
 	memset(&req, 0, sizeof(req));
-	if (cmdspec_parse_argv(spec, argc - 1, argv + 1, &req.args, &req.opts,
-	    &err) == -1)
+	if (cmdspec_parse_argv(spec, argc - used, argv + used, &req.args,
+	    &req.opts, &err) == -1)
 		die(EXIT_USAGE, "usage", "%s", err);
+	cmdspec_absolute_files(spec, req.args);
 	req.id = json_integer(1);
 	req.cmd = xstrdup(spec->name);
 	req.db = db != NULL ? xstrdup(db) : NULL;

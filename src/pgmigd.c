@@ -292,22 +292,28 @@ run_once(struct pgmigd *d, const char *db, int argc, char **argv)
 	struct cmd_ctx *ctx;
 	json_t *args, *opts;
 	char *err = NULL;
+	int used;
 
 	if (argc < 1) {
 		fprintf(stderr, "pgmigd: --once needs a command\n");
 		return EXIT_USAGE;
 	}
-	if ((spec = cmdspec_find(argv[0])) == NULL) {
-		fprintf(stderr, "pgmigd: unknown command \"%s\" (pgmigctl "
-		    "--help lists them)\n", argv[0]);
+	if ((spec = cmdspec_find_argv(argc, argv, &used)) == NULL) {
+		if (cmdspec_group(argv[0]))
+			fprintf(stderr, "pgmigd: %s needs a subcommand "
+			    "(pgmigctl --help lists them)\n", argv[0]);
+		else
+			fprintf(stderr, "pgmigd: unknown command \"%s\" "
+			    "(pgmigctl --help lists them)\n", argv[0]);
 		return EXIT_USAGE;
 	}
-	if (cmdspec_parse_argv(spec, argc - 1, argv + 1, &args, &opts, &err) ==
-	    -1) {
+	if (cmdspec_parse_argv(spec, argc - used, argv + used, &args, &opts,
+	    &err) == -1) {
 		fprintf(stderr, "pgmigd: %s\n", err);
 		free(err);
 		return EXIT_USAGE;
 	}
+	cmdspec_absolute_files(spec, args);
 	if (db != NULL && !ident_valid(db, CONF_NAME_MAX)) {
 		fprintf(stderr, "pgmigd: not a database name: %s\n", db);
 		json_decref(args);

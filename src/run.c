@@ -80,6 +80,16 @@ struct run {
 	size_t nstmts, next;
 	bool progress_vacuum;
 	int backend_pid;
+	/* a body of its own (migrations) */
+	const struct run_body *body;
+	bool body_stopped;
+	char *body_sql;		/* what the body runs now */
+	char *progress_label;	/* an index build it watches, or NULL */
+	char *lock_name;	/* the advisory lock's key text */
+	int64_t lock_wait_ms;
+	int64_t lock_deadline_ms;
+	int lock_tries;
+	struct event *lock_timer;
 	/* cancelling */
 	char *cancel_reason;	/* NULL: not cancelled */
 	bool cancel_as_failure;		/* a timeout is a failure */
@@ -265,6 +275,11 @@ run_free(struct run *r)
 		event_free(r->cancel_timer);
 	if (r->progress_timer != NULL)
 		event_free(r->progress_timer);
+	if (r->lock_timer != NULL)
+		event_free(r->lock_timer);
+	free(r->body_sql);
+	free(r->progress_label);
+	free(r->lock_name);
 	free(r->job);
 	free(r->schema);
 	strv_free(r->objects, r->nobjects);
@@ -403,6 +418,19 @@ run_cancel(struct run *r, const char *reason, bool as_failure)
 		}
 		return;
 	}
+	if (r->step == S_LOCK && r->lock_timer != NULL &&
+	    evtimer_pending(r->lock_timer, NULL)) {
+		/* waiting for the lock: stop waiting now */
+		event_del(r->lock_timer);
+		event_active(r->lock_timer, EV_TIMEOUT, 0);
+		return;
+	}
+	if (r->body != NULL && r->step == S_BODY && r->conn != NULL &&
+	    pgconn_state(r->conn) != PGCONN_BUSY) {
+		/* the body waits on a timer of its own */
+		r->body->cancel(r, r->body->arg);
+		return;
+	}
 	if (r->conn != NULL && pgconn_state(r->conn) == PGCONN_BUSY &&
 	    r->step >= S_SETUP && !r->side_busy) {
 		r->side_busy = true;
@@ -443,7 +471,8 @@ progress_done(struct pgconn *c, PGresult *res, void *arg)
 		double pct = PQgetisnull(res, 0, 1) ? -1 :
 		    strtod(PQgetvalue(res, 0, 1), NULL);
 
-		xasprintf(&phase, "%s: %s", r->stmt_objects[r->next - 1],
+		xasprintf(&phase, "%s: %s", r->progress_label != NULL ?
+		    r->progress_label : r->stmt_objects[r->next - 1],
 		    PQgetvalue(res, 0, 0));
 		r->progress(r, phase, pct, r->arg);
 		free(phase);
@@ -473,7 +502,14 @@ progress_conn(struct pgconn *c, const char *err, void *arg)
 		return;
 	}
 	snprintf(pid, sizeof(pid), "%d", pgconn_backend_pid(r->conn));
-	if (pool_query(r->db->pool, c, "SELECT phase, CASE WHEN "
+	if (pool_query(r->db->pool, c, r->progress_label != NULL ?
+	    /* an index build: blocks while scanning, then tuples */
+	    "SELECT phase, CASE WHEN blocks_total > 0 THEN round(100.0 * "
+	    "blocks_done / blocks_total, 1) WHEN tuples_total > 0 THEN "
+	    "round(100.0 * tuples_done / tuples_total, 1) END FROM "
+	    "pg_catalog.pg_stat_progress_create_index WHERE pid = "
+	    "$1::pg_catalog.int4" :
+	    "SELECT phase, CASE WHEN "
 	    "heap_blks_total > 0 THEN round(100.0 * heap_blks_scanned / "
 	    "heap_blks_total, 1) END FROM pg_catalog.pg_stat_progress_vacuum "
 	    "WHERE pid = $1::pg_catalog.int4", 1, params, progress_done, r) ==
@@ -601,8 +637,45 @@ lock_key(struct run *r)
 {
 	char *k;
 
+	if (r->lock_name != NULL)
+		return xstrdup(r->lock_name);
 	xasprintf(&k, "%s/%s", r->db->name, r->job);
 	return k;
+}
+
+static void
+lock_query(struct run *r)
+{
+	char *key = lock_key(r);
+	const char *params[1] = { key };
+
+	r->step = S_LOCK;
+	r->lock_tries++;
+	query(r, "SELECT pg_catalog.pg_try_advisory_lock(" RUN_LOCK_CLASS
+	    ", pg_catalog.hashtext($1)), (SELECT l.pid FROM pg_catalog.pg_locks "
+	    "l WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM "
+	    "pg_catalog.pg_database WHERE datname = "
+	    "pg_catalog.current_database()) AND l.classid = " RUN_LOCK_CLASS
+	    "::pg_catalog.oid AND l.objid::pg_catalog.int8 = "
+	    "pg_catalog.hashtext($1)::pg_catalog.int8 & 4294967295 AND "
+	    "l.objsubid = 2 AND l.granted AND l.pid <> "
+	    "pg_catalog.pg_backend_pid() LIMIT 1)", 1, params);
+	free(key);
+}
+
+/* lock_timer_cb: try the lock again (or stop: cancelled, waited enough) */
+static void
+lock_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->cancel_reason != NULL) {
+		run_next(r);
+		return;
+	}
+	lock_query(r);
 }
 
 static void
@@ -724,6 +797,13 @@ do_resolve(struct run *r)
 			free(msg);
 			return;
 		}
+	}
+	if (r->body != NULL) {
+		free(names);
+		free(schemas);
+		r->step = S_BODY;
+		r->body->start(r, r->body->arg);
+		return;
 	}
 	if (report_kind(r->type) != -1) {
 		free(names);
@@ -1114,17 +1194,10 @@ run_next(struct run *r)
 				return;
 			}
 			/* FALLTHROUGH */
-		case S_STATE: {
-			char *key = lock_key(r);
-			const char *params[1] = { key };
-
-			r->step = S_LOCK;
-			query(r, "SELECT pg_catalog.pg_try_advisory_lock("
-			    RUN_LOCK_CLASS ", pg_catalog.hashtext($1))", 1,
-			    params);
-			free(key);
+		case S_STATE:
+			r->lock_deadline_ms = now_ms() + r->lock_wait_ms;
+			lock_query(r);
 			return;
-		}
 		case S_LOCK:
 			do_insert(r);
 			return;
@@ -1208,6 +1281,14 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 		run_next(r);
 		return;
 	}
+	if (r->step == S_BODY && r->body != NULL && !r->body_stopped &&
+	    !(r->cancel_reason != NULL && pgres_sqlstate(res) != NULL &&
+	    strcmp(pgres_sqlstate(res), "57014") == 0)) {
+		event_del(r->progress_timer);
+		r->body->result(r, res, r->body->arg);
+		PQclear(res);
+		return;
+	}
 	if (!pgres_ok(res) && r->step != S_RESET && r->step != S_ABORT) {
 		char state[6] = "";
 
@@ -1268,8 +1349,57 @@ step_result(struct pgconn *c, PGresult *res, void *arg)
 		r->db->state_ready = true;
 		break;
 	case S_LOCK:
-		if (PQgetvalue(res, 0, 0)[0] != 't') {
+		if (PQgetvalue(res, 0, 0)[0] != 't' && r->lock_wait_ms > 0 &&
+		    now_ms() < r->lock_deadline_ms && r->cancel_reason == NULL) {
+			/* wait with pg_try_advisory_lock on a timer, never a
+			 * blocking pg_advisory_lock: a waiter in the lock
+			 * queue would hold up CREATE INDEX CONCURRENTLY of
+			 * the holder (it waits for every older transaction) */
+			int64_t ms = r->lock_tries < 5 ? 100 << r->lock_tries :
+			    2000;
+			struct timeval tv;
+			char *phase;
+
+			ms = ms / 2 + (int64_t)(random() % (ms / 2 + 1));
+			tv.tv_sec = (time_t)(ms / 1000);
+			tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+			if (r->lock_tries == 1)
+				log_info("%s on %s: waiting for the lock held by "
+				    "pid %s", r->job, r->db->name,
+				    PQgetisnull(res, 0, 1) ? "?" :
+				    PQgetvalue(res, 0, 1));
+			if (r->progress != NULL && (r->lock_tries == 1 ||
+			    r->lock_tries % 10 == 0)) {
+				xasprintf(&phase, "waiting for the lock of "
+				    "%s (held by pid %s)", r->job,
+				    PQgetisnull(res, 0, 1) ? "?" :
+				    PQgetvalue(res, 0, 1));
+				r->progress(r, phase, -1, r->arg);
+				free(phase);
+			}
 			PQclear(res);
+			evtimer_add(r->lock_timer, &tv);
+			return;
+		}
+		if (PQgetvalue(res, 0, 0)[0] != 't') {
+			if (r->lock_wait_ms > 0 && r->cancel_reason == NULL) {
+				char *why;
+
+				xasprintf(&why, "another migrator (pid %s) "
+				    "held the lock of %s for longer than "
+				    "migration_lock_wait", PQgetisnull(res, 0,
+				    1) ? "?" : PQgetvalue(res, 0, 1), r->job);
+				PQclear(res);
+				r->busy_elsewhere = true;
+				run_fail(r, RUN_FAILED, why, "55P03");
+				free(why);
+				return;
+			}
+			PQclear(res);
+			if (r->cancel_reason != NULL) {
+				run_next(r);
+				return;
+			}
 			r->busy_elsewhere = true;
 			run_fail(r, RUN_SKIPPED, "already running (another "
 			    "pgmigd holds its lock)", NULL);
@@ -1405,6 +1535,11 @@ run_finish(struct run *r)
 	event_del(r->deadline);
 	event_del(r->cancel_timer);
 	event_del(r->progress_timer);
+	event_del(r->lock_timer);
+	if (r->body != NULL && !r->body_stopped) {
+		r->body_stopped = true;
+		r->body->stop(r, r->body->arg);
+	}
 	if (r->status == RUN_RUNNING)
 		r->status = RUN_FAILED;
 	if (r->duration_ms == 0 && r->started_ms != 0)
@@ -1517,7 +1652,11 @@ run_start(struct pgmigd *d, struct db *db, const struct run_params *p,
 	r->cancel_timer = evtimer_new(d->base, cancel_timer_cb, r);
 	r->progress_timer = event_new(d->base, -1, EV_PERSIST, progress_cb, r);
 	r->later = evtimer_new(d->base, later_cb, r);
-	if (r->deadline == NULL || r->cancel_timer == NULL ||
+	r->lock_timer = evtimer_new(d->base, lock_timer_cb, r);
+	r->body = p->body;
+	r->lock_name = p->lock_key != NULL ? xstrdup(p->lock_key) : NULL;
+	r->lock_wait_ms = p->lock_wait_ms;
+	if (r->lock_timer == NULL || r->deadline == NULL || r->cancel_timer == NULL ||
 	    r->progress_timer == NULL || r->later == NULL)
 		fatalx("event_new failed");
 	list_add(r);
@@ -1652,4 +1791,116 @@ enum run_trigger
 run_trigger(const struct run *r)
 {
 	return r->trigger;
+}
+
+/* ---- a body of its own (see struct run_body) */
+
+/* run_body_query: one statement with parameters on the run's connection. */
+void
+run_body_query(struct run *r, const char *sql, int n,
+    const char *const *params)
+{
+	free(r->body_sql);
+	r->body_sql = xstrdup(sql);
+	r->running_sql = r->body_sql;
+	query(r, r->body_sql, n, params);
+}
+
+/* run_body_exec: SQL that may hold several statements, as one query. */
+void
+run_body_exec(struct run *r, const char *sql)
+{
+	free(r->body_sql);
+	r->body_sql = xstrdup(sql);
+	r->running_sql = r->body_sql;
+	exec(r, r->body_sql);
+}
+
+/*
+ * run_body_done: the body is over: ok, or failed with msg and sqlstate;
+ * a NULL msg means it stopped for the run's cancel.
+ */
+void
+run_body_done(struct run *r, bool ok, const char *msg, const char *sqlstate)
+{
+	free(r->progress_label);
+	r->progress_label = NULL;
+	if (ok) {
+		/* what it did is done, even if a cancel came late */
+		r->status = RUN_SUCCEEDED;
+		run_next(r);
+	} else if (msg == NULL && r->cancel_reason != NULL)
+		run_next(r);
+	else if (msg == NULL)
+		run_fail(r, RUN_FAILED, "stopped", sqlstate);
+	else
+		run_fail(r, RUN_FAILED, msg, sqlstate);
+}
+
+/* run_body_progress: a progress event for the observer, if any. */
+void
+run_body_progress(struct run *r, const char *phase, double pct)
+{
+	if (r->progress != NULL)
+		r->progress(r, phase, pct, r->arg);
+}
+
+/*
+ * run_body_watch_index: while the next statement runs, report index
+ * build progress from pg_stat_progress_create_index, labelled; NULL: no.
+ */
+void
+run_body_watch_index(struct run *r, const char *label)
+{
+	struct timeval tv = { RUN_PROGRESS_MS / 1000, 0 };
+
+	free(r->progress_label);
+	r->progress_label = label != NULL ? xstrdup(label) : NULL;
+	if (label != NULL && r->progress != NULL)
+		event_add(r->progress_timer, &tv);
+	else
+		event_del(r->progress_timer);
+}
+
+/* run_set_report: what goes into job_runs.details.report (taken). */
+void
+run_set_report(struct run *r, json_t *report)
+{
+	json_decref(r->report);
+	r->report = report;
+}
+
+/* run_set_rows: job_runs.rows. */
+void
+run_set_rows(struct run *r, int64_t rows)
+{
+	r->rows = rows;
+}
+
+/* run_body_kind: 1 for a run with a body of its own, else 0. */
+int
+run_body_kind(const struct run *r)
+{
+	return r->body != NULL;
+}
+
+/* run_cancelling: has a cancel been asked for? */
+bool
+run_cancelling(const struct run *r)
+{
+	return r->cancel_reason != NULL;
+}
+
+/* run_pg: the run's libpq connection (escaping), or NULL. */
+PGconn *
+run_pg(const struct run *r)
+{
+	return r->conn != NULL ? pgconn_pg(r->conn) : NULL;
+}
+
+/* run_conn: the run's connection, or NULL. */
+struct pgconn *
+run_conn(const struct run *r)
+{
+	return r->conn;
 }

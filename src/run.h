@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 struct pgmigd;
 struct db;
@@ -40,6 +41,24 @@ enum run_status {
 	RUN_SKIPPED,
 };
 
+/*
+ * A body of its own (the migration engine): once the run holds its lock
+ * and its row, start() is called on the loop; the body runs queries on
+ * the run's connection with run_body_query/run_body_exec, gets every
+ * result in result() (errors included; the run owns and clears res),
+ * and ends with run_body_done().  cancel() asks it to stop waiting on a
+ * timer of its own; stop() says the run is over (drop timers, no more
+ * calls).  A lost connection or a server-side cancel ends the run
+ * without the body's help.
+ */
+struct run_body {
+	void (*start)(struct run *, void *);
+	void (*result)(struct run *, PGresult *, void *);
+	void (*cancel)(struct run *, void *);
+	void (*stop)(struct run *, void *);
+	void *arg;
+};
+
 /* What to run: a configured job, or what a command asks for. */
 struct run_params {
 	const char *job;	/* job_runs.job */
@@ -58,6 +77,10 @@ struct run_params {
 	time_t slot;		/* scheduled time, 0 when not scheduled */
 	int attempt;		/* 1, 2, ... with retries */
 	const struct conf_job *conf;	/* diagnostics thresholds, or NULL */
+	const struct run_body *body;	/* JOB_MIGRATE */
+	const char *lock_key;	/* NULL: "database/job" */
+	int64_t lock_wait_ms;	/* 0: skip when the lock is taken; else
+				   retry pg_try_advisory_lock this long */
 };
 
 typedef void (*run_done_fn)(struct run *, void *);
@@ -87,5 +110,17 @@ struct run *run_find(struct pgmigd *, int64_t);
 struct run *run_find_job(struct db *, const char *);
 const char *run_status_name(enum run_status);
 const char *run_trigger_name(enum run_trigger);
+
+void run_body_query(struct run *, const char *, int, const char *const *);
+void run_body_exec(struct run *, const char *);
+void run_body_done(struct run *, bool, const char *, const char *);
+void run_body_progress(struct run *, const char *, double);
+void run_body_watch_index(struct run *, const char *);
+void run_set_report(struct run *, json_t *);
+void run_set_rows(struct run *, int64_t);
+bool run_cancelling(const struct run *);
+int run_body_kind(const struct run *);
+PGconn *run_pg(const struct run *);
+struct pgconn *run_conn(const struct run *);
 
 #endif

@@ -1,0 +1,2 @@
+DROP INDEX CONCURRENTLY IF EXISTS plays_user_idx;
+DROP INDEX CONCURRENTLY IF EXISTS plays_track_played_idx;

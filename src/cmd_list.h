@@ -61,9 +61,9 @@ CMD(migrate_status, "migrate status", NULL, "", 0, 0, CMD_READ, "",
 CMD(migrate_up, "migrate up", NULL, "[--to V] [--dry-run] [--allow-changed]",
     0, 0, CMD_MUTATE, "to=,dry-run,allow-changed",
     "apply pending migrations, each file in its own transaction")
-CMD(migrate_down, "migrate down", NULL, "[--to V | --steps N]", 0, 0,
+CMD(migrate_down, "migrate down", NULL, "[--to V] [--steps N]", 0, 0,
     CMD_MUTATE, "to=,steps=",
-    "run rollback files, newest first (one unless told)")
+    "run rollback files, newest first: one, N, or all above V")
 CMD(migrate_verify, "migrate verify", NULL, "", 0, 0, CMD_READ, "",
     "checksums of applied files, and the objects they created; exit 1 if "
     "not ok")

@@ -51,7 +51,9 @@ usage(int code)
 		char u[128];
 
 		cmdspec_usage(&cmd_specs[i], u, sizeof(u));
-		fprintf(f, "  %-34s %s%s\n", u, cmd_specs[i].summary,
+		/* two spaces at least: the completion splits usage from
+		 * summary there */
+		fprintf(f, "  %-40s  %s%s\n", u, cmd_specs[i].summary,
 		    cmd_specs[i].flags & CMD_MUTATE ? " [mutating]" : "");
 	}
 	fprintf(f, "\nexit codes: 0 ok, 1 failed, 2 usage, 3 daemon or "

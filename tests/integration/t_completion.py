@@ -158,18 +158,25 @@ try:
 
     cmds = cmd_list()
     R.ok(len(cmds) >= 20, "src/cmd_list.h parsed (%d commands)" % len(cmds))
-    names = [c[0] for c in cmds] + [c[1] for c in cmds if c[1]] + ["help"]
+    # a two-word command ("migrate up") is offered by its first word
+    names = sorted(set(c[0].split()[0] for c in cmds)) + \
+        [c[1] for c in cmds if c[1]] + ["help"]
     check(["pgmigctl", ""], names,
           "every command and alias of cmd_list.h, and help")
     check(["pgmigctl", "-j", "-s", "/x", "-d", "db", ""], names,
           "commands after global options and their values")
     check(["pgmigctl", "sl"], ["slow-queries"], "alias slow-queries")
     for name, alias, usage, opts in cmds:
-        check(["pgmigctl", name, "--"], opts,
+        check(["pgmigctl"] + name.split() + ["--"], opts,
               "%s: its options from cmd_list.h %s" % (name, opts))
         if alias:
             check(["pgmigctl", alias, "--"], opts,
                   "alias %s: the options of %s" % (alias, name))
+    subs = sorted(c[0].split()[1] for c in cmds if c[0].startswith("migrate "))
+    R.ok(len(subs) == 7, "seven migrate subcommands in cmd_list.h")
+    check(["pgmigctl", "migrate", ""], subs, "migrate: its subcommands")
+    check(["pgmigctl", "migrate", "u"], ["up"])
+    check(["pgmigctl", "-d", "db", "migrate", "down", "--s"], ["--steps"])
     check(["pgmigctl", "analyze-queries", "--order", ""], ["mean", "total"])
     check(["pgmigctl", "analyze-queries", "--limit", "5", "--order", "t"],
           ["total"])

@@ -345,6 +345,7 @@ fail(struct migrate *m, const char *sqlstate, const char *fmt, ...)
 	} else
 		full = xstrdup(msg);
 	free(msg);
+	m->db->migrations_checked_ms = 0;
 	run_set_report(m->run, report(m));
 	run_body_done(m->run, false, full, sqlstate);
 	free(full);
@@ -355,6 +356,7 @@ static void set_result(struct migrate *);
 static void
 finish_ok(struct migrate *m)
 {
+	m->db->migrations_checked_ms = 0;	/* metrics: count again */
 	set_result(m);
 	run_set_rows(m->run, (int64_t)json_array_size(m->done));
 	run_set_report(m->run, report(m));

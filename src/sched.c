@@ -27,6 +27,7 @@
 #include "db.h"
 #include "log.h"
 #include "migfile.h"
+#include "migplan.h"
 #include "pgmigd.h"
 #include "pool.h"
 #include "run.h"
@@ -683,15 +684,16 @@ state_probed(struct db *db, PGresult *res, void *arg)
  */
 #define MIGRATIONS_CHECK_MS 60000
 
-/* count_pending: res holds the applied versions (NULL: no table yet) */
+/* count_pending: res holds the history (NULL: no table yet); pending is
+ * what migrate status calls pending (a baseline covers older files) */
 static void
 count_pending(struct db *db, PGresult *res)
 {
 	struct migset set;
+	struct mighist hist = { NULL, 0 };
 	char *cause = NULL;
-	size_t i;
+	json_t *st;
 	int k;
-	int64_t pending = 0;
 
 	if (db->retired || db->conf == NULL)
 		return;
@@ -701,18 +703,16 @@ count_pending(struct db *db, PGresult *res)
 		db->migrations_pending = -1;
 		return;
 	}
-	for (i = 0; i < set.n; i++) {
-		bool applied = false;
-
-		for (k = 0; res != NULL && k < PQntuples(res) && !applied; k++)
-			if (!PQgetisnull(res, k, 0) && migfile_version_cmp(
-			    set.v[i].version, PQgetvalue(res, k, 0)) == 0)
-				applied = true;
-		if (!applied)
-			pending++;
-	}
+	for (k = 0; res != NULL && k < PQntuples(res); k++)
+		mighist_add(&hist, PQgetvalue(res, k, 0), PQgetvalue(res, k, 1),
+		    NULL, NULL, 0, true, PQgetvalue(res, k, 2)[0] == 't');
+	mighist_sort(&hist);
+	st = migplan_status(&set, &hist);
+	db->migrations_pending = (int64_t)json_array_size(json_object_get(st,
+	    "pending"));
+	json_decref(st);
+	mighist_free(&hist);
 	migset_free(&set);
-	db->migrations_pending = pending;
 }
 
 static void
@@ -751,7 +751,7 @@ migrations_probed(struct db *db, PGresult *res, void *arg)
 		return;
 	}
 	q = migrations_table(db);
-	xasprintf(&sql, "SELECT version FROM %s WHERE success", q);
+	xasprintf(&sql, "SELECT version, description, success FROM %s", q);
 	/* state_query formats with the state schema: no other % here */
 	state_query(db, sql, NULL, 0, migrations_counted, NULL);
 	free(sql);

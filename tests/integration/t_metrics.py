@@ -115,8 +115,9 @@ with Cluster() as pg:
         with open(os.path.join(migdir, name), "w") as f:
             f.write("SELECT 1;\n")
     pg.psql("CREATE TABLE public.schema_migrations (version text PRIMARY KEY,"
-            " success boolean NOT NULL); INSERT INTO public.schema_migrations "
-            "VALUES ('1', true)", db=db)
+            " description text NOT NULL, success boolean NOT NULL); INSERT "
+            "INTO public.schema_migrations VALUES ('1', 'initial_schema', "
+            "true)", db=db)
     conf = ('{ name = "music"; conninfo = "%s"; migrations_dir = "%s"; jobs = ( '
             '{ name = "tick"; type = "sql"; schedule = "*/1 * * * * *"; sql = "SELECT 1"; },'
             '{ name = "bad"; type = "sql"; schedule = "@yearly"; sql = "SELECT 1/0"; } ); },'

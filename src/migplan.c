@@ -372,6 +372,7 @@ migplan_expected(const struct migset *set, const struct mighist *h)
 {
 	json_t *out = json_array();
 	size_t i, j, k;
+	bool exact;
 
 	for (i = 0; i < h->n; i++) {
 		const struct migfile *f;
@@ -395,25 +396,60 @@ migplan_expected(const struct migset *set, const struct mighist *h)
 			    "kind"));
 
 			if (strcmp(op, "create") == 0) {
+				json_t *t = json_object_get(o, "table");
+
 				json_array_append_new(out, json_pack(
 				    "{s:s,s:s,s:s}", "version", f->version,
 				    "object", name, "kind", kind));
+				if (t != NULL)
+					json_object_set(json_array_get(out,
+					    json_array_size(out) - 1), "table",
+					    t);
 				continue;
 			}
+			/* a name as written first; "t" for "s"."t" only when
+			 * nothing is called just "t" */
+			exact = false;
+			for (k = 0; k < json_array_size(out); k++)
+				if (strcmp(json_string_value(json_object_get(
+				    json_array_get(out, k), "object")), name) == 0)
+					exact = true;
 			for (k = json_array_size(out); k-- > 0;) {
 				json_t *e = json_array_get(out, k);
 				const char *en = json_string_value(
 				    json_object_get(e, "object"));
+				const char *et = json_string_value(
+				    json_object_get(e, "table"));
+				bool self = strcmp(json_string_value(
+				    json_object_get(e, "kind")), kind) == 0 &&
+				    (exact ? strcmp(en, name) == 0 :
+				    same_name(en, name));
+				/* what lives in a schema, or on a table */
+				bool inside = strcmp(kind, "schema") == 0 &&
+				    strncmp(en, name, strlen(name)) == 0 &&
+				    en[strlen(name)] == '.';
+				bool on = strcmp(kind, "relation") == 0 &&
+				    et != NULL && (exact ? strcmp(et, name) == 0 :
+				    same_name(et, name));
 
-				if (strcmp(json_string_value(json_object_get(e,
-				    "kind")), kind) != 0 || !same_name(en, name))
+				if (strcmp(op, "drop") == 0) {
+					if (self || inside || on)
+						json_array_remove(out, k);
 					continue;
-				if (strcmp(op, "drop") == 0)
-					json_array_remove(out, k);
-				else {
-					char *nn = renamed(en, json_string_value(
-					    json_object_get(o, "new")));
+				}
+				if (self || inside) {
+					char *nn = renamed(self ? en : name,
+					    json_string_value(json_object_get(o,
+					    "new")));
+					char *full;
 
+					if (inside) {
+						/* "s"."t" -> "s2"."t" */
+						xasprintf(&full, "%s%s", nn, en +
+						    strlen(name));
+						free(nn);
+						nn = full;
+					}
 					json_object_set_new(e, "object",
 					    json_string(nn));
 					free(nn);

@@ -612,9 +612,20 @@ migsql_objects(const struct migsql *m)
 		const char *k = m->v[i].kind;
 		json_t *n = m->v[i].node;
 
-		if (strcmp(k, "CreateStmt") == 0)
+		if (strcmp(k, "CreateStmt") == 0) {
+			const char *pers = json_string_value(json_object_get(
+			    json_object_get(n, "relation"), "relpersistence"));
+
+			/* a temporary table ends with the session */
+			if (pers == NULL || strcmp(pers, "t") != 0)
+				add_object(out, "create", "relation",
+				    migsql_quote_rel(json_object_get(n,
+				    "relation")), NULL);
+		} else if (strcmp(k, "SelectStmt") == 0 &&
+		    json_object_get(n, "intoClause") != NULL)
 			add_object(out, "create", "relation", migsql_quote_rel(
-			    json_object_get(n, "relation")), NULL);
+			    json_object_get(json_object_get(n, "intoClause"),
+			    "rel")), NULL);
 		else if (strcmp(k, "CreateSeqStmt") == 0)
 			add_object(out, "create", "relation", migsql_quote_rel(
 			    json_object_get(n, "sequence")), NULL);
@@ -632,6 +643,8 @@ migsql_objects(const struct migsql *m)
 			    json_object_get(n, "relation"), "schemaname"));
 			char *name = NULL;
 
+			char *table;
+
 			if (idx == NULL)
 				continue;
 			/* an index lives in its table's schema */
@@ -639,6 +652,13 @@ migsql_objects(const struct migsql *m)
 				quote_ident_into(&name, sch);
 			quote_ident_into(&name, idx);
 			add_object(out, "create", "relation", name, NULL);
+			/* and goes when its table goes */
+			table = migsql_quote_rel(json_object_get(n, "relation"));
+			if (table != NULL)
+				json_object_set_new(json_array_get(out,
+				    json_array_size(out) - 1), "table",
+				    json_string(table));
+			free(table);
 		} else if (strcmp(k, "CreateSchemaStmt") == 0 &&
 		    json_string_value(json_object_get(n, "schemaname")) != NULL) {
 			char *name = NULL;
@@ -681,7 +701,15 @@ migsql_objects(const struct migsql *m)
 			const char *nn = json_string_value(json_object_get(n,
 			    "newname"));
 
-			if (rt != NULL && nn != NULL && (strcmp(rt,
+			if (rt != NULL && nn != NULL && strcmp(rt,
+			    "OBJECT_SCHEMA") == 0 && json_string_value(
+			    json_object_get(n, "subname")) != NULL) {
+				char *name = NULL;
+
+				quote_ident_into(&name, json_string_value(
+				    json_object_get(n, "subname")));
+				add_object(out, "rename", "schema", name, nn);
+			} else if (rt != NULL && nn != NULL && (strcmp(rt,
 			    "OBJECT_TABLE") == 0 || strcmp(rt, "OBJECT_INDEX") ==
 			    0 || strcmp(rt, "OBJECT_VIEW") == 0 || strcmp(rt,
 			    "OBJECT_MATVIEW") == 0 || strcmp(rt,

@@ -371,10 +371,19 @@ migset_free(struct migset *set)
 const struct migfile *
 migset_find(const struct migset *set, const char *v)
 {
-	size_t i;
+	size_t lo = 0, hi = set->n;
 
-	for (i = 0; i < set->n; i++)
-		if (migfile_version_cmp(set->v[i].version, v) == 0)
-			return &set->v[i];
+	/* sorted by version: a binary search (status compares every row) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = migfile_version_cmp(set->v[mid].version, v);
+
+		if (c == 0)
+			return &set->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }

@@ -65,15 +65,26 @@ mighist_free(struct mighist *h)
 	h->n = 0;
 }
 
-/* mighist_find: the row of version (compared as versions), or NULL. */
+/*
+ * mighist_find: the row of version (compared as versions), or NULL.
+ * The rows are sorted (mighist_sort): a binary search.
+ */
 const struct migrow *
 mighist_find(const struct mighist *h, const char *version)
 {
-	size_t i;
+	size_t lo = 0, hi = h->n;
 
-	for (i = 0; i < h->n; i++)
-		if (migfile_version_cmp(h->v[i].version, version) == 0)
-			return &h->v[i];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = migfile_version_cmp(h->v[mid].version, version);
+
+		if (c == 0)
+			return &h->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 

@@ -196,6 +196,9 @@ struct rd {
 	struct migset set;
 	struct mighist hist;
 	char *table;		/* quoted */
+	/* copied: a reload may retire the database while a query is out */
+	char *table_name;
+	char *dir;
 	json_t *invalid;	/* INVALID indexes */
 	bool reachable;
 	json_t *verify;		/* status, while verify checks objects */
@@ -209,6 +212,8 @@ rd_free(struct rd *rd)
 	json_decref(rd->invalid);
 	json_decref(rd->verify);
 	free(rd->table);
+	free(rd->table_name);
+	free(rd->dir);
 	free(rd);
 }
 
@@ -378,7 +383,7 @@ lint_report(struct cmd_ctx *ctx, struct rd *rd)
 		}
 		json_decref(st);
 	}
-	if (realpath(rd->db->conf->migrations_dir, real_dir) == NULL)
+	if (realpath(rd->dir, real_dir) == NULL)
 		real_dir[0] = '\0';
 	for (i = 0; i < nargs; i++) {
 		const char *a = arg(ctx, i);
@@ -456,10 +461,8 @@ rd_report(struct cmd_ctx *ctx, struct rd *rd)
 	if (rd->kind == RD_STATUS) {
 		json_object_set_new(st, "invalid_indexes", rd->invalid != NULL ?
 		    json_incref(rd->invalid) : json_array());
-		json_object_set_new(st, "table", json_string(
-		    rd->db->conf->migrations_table));
-		json_object_set_new(st, "directory", json_string(
-		    rd->db->conf->migrations_dir));
+		json_object_set_new(st, "table", json_string(rd->table_name));
+		json_object_set_new(st, "directory", json_string(rd->dir));
 		ctx->result = st;
 		rd_free(rd);
 		cmd_finish(ctx, CMD_RETURN_NORMAL);
@@ -507,6 +510,8 @@ reader(struct cmd_ctx *ctx, enum rd_kind kind)
 		return rv;
 	}
 	rd->table = migrate_table_sql(db->conf->migrations_table);
+	rd->table_name = xstrdup(db->conf->migrations_table);
+	rd->dir = xstrdup(db->conf->migrations_dir);
 	params[0] = rd->table;
 	/* does the table exist, and which indexes are INVALID (a failed
 	 * CREATE INDEX CONCURRENTLY, or one being built right now) */

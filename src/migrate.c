@@ -40,6 +40,7 @@
  * (PostgreSQL 14+) it checks the client every second during a statement
  * and rolls the file back when pgmigd is gone.
  */
+#define CLIENT_UTF8 "SET client_encoding = 'UTF8'"	/* files are UTF-8 */
 #define CHECK_CLIENT "SELECT pg_catalog.set_config(" \
 	"'client_connection_check_interval', '1s', false) WHERE " \
 	"pg_catalog.current_setting('server_version_num')::pg_catalog.int4 " \
@@ -71,6 +72,8 @@ enum mig_step {
 
 struct mig_item {
 	const struct migfile *f;
+	char *row_version;	/* as migrations_table has it ("1" for 001) */
+	bool own_lock_timeout;	/* the file sets lock_timeout itself */
 	char *name;		/* file name, for messages */
 	char *text;		/* the file (or its rollback) */
 	struct migsql sql;
@@ -119,6 +122,7 @@ struct migrate {
 	pid_t backup_pid;
 	int backup_fd;
 	struct event *backup_ev;
+	struct event *kill_timer;
 	char backup_tail[MIG_BACKUP_TAIL + 1];
 	size_t backup_len;
 };
@@ -126,6 +130,7 @@ struct migrate {
 static void file_next(struct migrate *);
 static void file_start(struct migrate *);
 static void nt_next(struct migrate *);
+static void nt_stmt(struct migrate *);
 static void finish_ok(struct migrate *);
 
 /* ---- names */
@@ -208,7 +213,7 @@ reset_sql(struct migrate *m)
 	xasprintf(&s, "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; "
 	    "SET statement_timeout = %lld; SET lock_timeout = %lld; "
 	    "DEALLOCATE ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES; "
-	    CHECK_CLIENT, (long long)m->statement_timeout_ms,
+	    CLIENT_UTF8 "; " CHECK_CLIENT, (long long)m->statement_timeout_ms,
 	    (long long)m->lock_timeout_ms);
 	return s;
 }
@@ -222,6 +227,7 @@ items_free(struct migrate *m)
 
 	for (i = 0; i < m->nitems; i++) {
 		free(m->items[i].name);
+		free(m->items[i].row_version);
 		free(m->items[i].text);
 		migsql_free(&m->items[i].sql);
 	}
@@ -240,6 +246,8 @@ migrate_free(struct migrate *m)
 		event_free(m->timer);
 	if (m->backup_ev != NULL)
 		event_free(m->backup_ev);
+	if (m->kill_timer != NULL)
+		event_free(m->kill_timer);
 	if (m->backup_fd >= 0)
 		close(m->backup_fd);
 	items_free(m);
@@ -387,6 +395,31 @@ error_line(struct migrate *m, PGresult *res, const char *batch,
 	int line = -1;
 
 	*stmt = k;
+	if (k < 0 && pos != NULL && batch != NULL) {
+		/* refused as a whole (a syntax this server does not know):
+		 * nothing ran; the position names the line */
+		long chars = strtol(pos, NULL, 10), c = 0;
+		const unsigned char *p = (const unsigned char *)batch;
+		int l = 1;
+
+		for (; *p != '\0'; p++) {
+			if ((*p & 0xc0) != 0x80 && ++c >= chars)
+				break;
+			if (*p == '\n')
+				l++;
+		}
+		l -= prefix_lines;
+		*stmt = 0;
+		if (l >= 1 && l <= migsql_line_at(it->text, strlen(it->text)))
+			return l;
+		/* past the file: something in it (a string or comment the
+		 * server reads differently) swallowed what follows; the last
+		 * statement is where to look */
+		if (l >= 1 && it->sql.n > 0)
+			return it->sql.v[it->sql.n - 1].line;
+		*stmt = -1;
+		return -1;
+	}
 	if (k < 0 || (size_t)k >= it->sql.n)
 		return -1;
 	line = it->sql.v[k].line;
@@ -466,6 +499,64 @@ retry_later(struct migrate *m, const char *state, bool arm)
 
 /* ---- backup_command */
 
+/*
+ * Children whose run ended before they did: killed (the whole process
+ * group: a pipeline in backup_command is several processes) and reaped
+ * from a timer, never with a blocking waitpid.
+ */
+static struct event *reap_ev;
+static pid_t reap_pids[16];
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, 200000 };
+	bool left = false;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (i = 0; i < nitems(reap_pids); i++) {
+		if (reap_pids[i] <= 0)
+			continue;
+		if (waitpid(reap_pids[i], NULL, WNOHANG) != 0)
+			reap_pids[i] = 0;
+		else
+			left = true;
+	}
+	if (left)
+		evtimer_add(reap_ev, &tv);
+}
+
+static void
+orphan(struct migrate *m, pid_t pid)
+{
+	struct timeval tv = { 0, 50000 };
+	size_t i;
+
+	(void)kill(-pid, SIGKILL);
+	if (reap_ev == NULL && (reap_ev = evtimer_new(m->d->base, reap_cb,
+	    NULL)) == NULL)
+		fatalx("evtimer_new failed");
+	for (i = 0; i < nitems(reap_pids); i++) {
+		if (reap_pids[i] <= 0) {
+			reap_pids[i] = pid;
+			break;
+		}
+	}
+	evtimer_add(reap_ev, &tv);
+}
+
+/* migrate_shutdown: the loop is about to go (pgmigd exits). */
+void
+migrate_shutdown(void)
+{
+	if (reap_ev != NULL)
+		event_free(reap_ev);
+	reap_ev = NULL;
+}
+
 static void backup_reap(struct migrate *);
 
 static void
@@ -533,6 +624,8 @@ backup_reap(struct migrate *m)
 	m->timer = evtimer_new(m->d->base, timer_cb, m);
 	if (m->timer == NULL)
 		fatalx("evtimer_new failed");
+	if (m->kill_timer != NULL)
+		event_del(m->kill_timer);
 	m->backup_pid = 0;
 	if (p == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char *p2;
@@ -606,14 +699,21 @@ backup_start(struct migrate *m)
 	int fds[2];
 	pid_t pid;
 
+	sigset_t all, old;
+
 	m->step = E_BACKUP;
 	if (pipe2(fds, O_CLOEXEC) == -1) {
 		free(cmd);
 		fail(m, NULL, "backup_command: pipe: %s", strerror(errno));
 		return;
 	}
+	/* no signal may reach the child's copy of libevent's handlers (they
+	 * would write to the daemon's signal pipe): blocked until exec */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == -1) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(fds[0]);
 		close(fds[1]);
 		free(cmd);
@@ -621,17 +721,20 @@ backup_start(struct migrate *m)
 		return;
 	}
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC), sig;
+		sigset_t none;
 
+		/* its own process group: a cancel stops the whole pipeline */
+		(void)setpgid(0, 0);
 		if (null != -1)
 			dup2(null, 0);
 		dup2(fds[1], 1);
 		dup2(fds[1], 2);
-		sigset_t none;
+		for (sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				(void)signal(sig, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
 		if (PQhost(pg) != NULL && PQhost(pg)[0] != '\0')
 			setenv("PGHOST", PQhost(pg), 1);
 		if (PQport(pg) != NULL && PQport(pg)[0] != '\0')
@@ -643,6 +746,8 @@ backup_start(struct migrate *m)
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
+	(void)setpgid(pid, pid);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[1]);
 	m->backup_pid = pid;
 	m->backup_fd = fds[0];
@@ -668,7 +773,8 @@ probe(struct migrate *m)
 
 	m->step = E_PROBE;
 	run_body_query(m->run, "SELECT pg_catalog.to_regclass($1) IS NOT NULL, "
-	    "pg_catalog.to_regnamespace($2) IS NOT NULL, (" CHECK_CLIENT ")",
+	    "pg_catalog.to_regnamespace($2) IS NOT NULL, (" CHECK_CLIENT "), "
+	    "pg_catalog.set_config('client_encoding', 'UTF8', false)",
 	    2, params);
 }
 
@@ -726,6 +832,9 @@ load_items(struct migrate *m, const size_t *idx, size_t n)
 
 		it->f = f;
 		it->name = xstrdup(base_name(path));
+		it->row_version = xstrdup(m->op == MIGRATE_DOWN &&
+		    mighist_find(&m->hist, f->version) != NULL ?
+		    mighist_find(&m->hist, f->version)->version : f->version);
 		if (m->op == MIGRATE_DOWN) {
 			struct migfile rb;
 			char *cause = NULL;
@@ -748,6 +857,12 @@ load_items(struct migrate *m, const size_t *idx, size_t n)
 		}
 		it->parsed = true;
 		for (k = 0; k < it->sql.n; k++) {
+			const char *var = json_string_value(json_object_get(
+			    it->sql.v[k].node, "name"));
+
+			if (strcmp(it->sql.v[k].kind, "VariableSetStmt") == 0 &&
+			    var != NULL && strcmp(var, "lock_timeout") == 0)
+				it->own_lock_timeout = true;
 			if (it->sql.v[k].flags & MS_TXCONTROL) {
 				fail(m, "25000", "%s:%d: transaction control "
 				    "(BEGIN, COMMIT, ROLLBACK, SAVEPOINT) in a "
@@ -1002,7 +1117,9 @@ file_start(struct migrate *m)
 			return;
 		}
 		m->step = E_DRY_FILE;
-		xasprintf(&sql, "%s\n;", it->text);
+		reset = reset_sql(m);
+		xasprintf(&sql, "%s\n;%s", it->text, reset);
+		free(reset);
 		free(m->batch);
 		m->batch = sql;
 		run_body_exec(m->run, sql);
@@ -1014,7 +1131,7 @@ file_start(struct migrate *m)
 		if (m->op == MIGRATE_DOWN) {
 			/* the record stays until the last statement; marked
 			 * failed meanwhile, so a crash leaves it blocking */
-			char *v = literal(m, it->f->version);
+			char *v = literal(m, it->row_version);
 
 			xasprintf(&sql, "UPDATE %s SET success = false WHERE "
 			    "version = %s", m->table, v);
@@ -1027,7 +1144,7 @@ file_start(struct migrate *m)
 	}
 	reset = reset_sql(m);
 	if (m->op == MIGRATE_DOWN) {
-		char *v = literal(m, it->f->version);
+		char *v = literal(m, it->row_version);
 
 		xasprintf(&tail, "DELETE FROM %s WHERE version = %s", m->table,
 		    v);
@@ -1171,7 +1288,7 @@ nt_fail(struct migrate *m, PGresult *res, const char *what)
 	m->result = json_pack("{s:s,s:i,s:s,s:s?}", "message", msg, "line",
 	    it->sql.v[m->stmt].line, "file", it->name, "sqlstate", st);
 	free(msg);
-	v = literal(m, it->f->version);
+	v = literal(m, it->row_version);
 	xasprintf(&sql, "UPDATE %s SET execution_ms = %lld, success = false "
 	    "WHERE version = %s", m->table, (long long)(now_ms() -
 	    m->file_started_ms), v);
@@ -1194,7 +1311,7 @@ nt_next(struct migrate *m)
 		return;
 	}
 	if (m->stmt >= it->sql.n) {
-		char *v = literal(m, it->f->version), *reset = reset_sql(m);
+		char *v = literal(m, it->row_version), *reset = reset_sql(m);
 
 		m->step = E_NT_DONE;
 		if (m->op == MIGRATE_DOWN)
@@ -1231,7 +1348,12 @@ nt_next(struct migrate *m)
 		return;
 	}
 	/* CONCURRENTLY waits for older transactions by design, without
-	 * blocking anyone: no lock_timeout for it; the rest keeps it */
+	 * blocking anyone: no lock_timeout for it; the rest keeps it (the
+	 * file's own, when it sets one) */
+	if (it->own_lock_timeout) {
+		nt_stmt(m);
+		return;
+	}
 	m->step = E_NT_SET;
 	xasprintf(&sql, "SET lock_timeout = %lld", (s->flags & MS_CONCURRENT) ?
 	    0LL : (long long)m->lock_timeout_ms);
@@ -1244,7 +1366,13 @@ nt_stmt(struct migrate *m)
 {
 	struct mig_item *it = &m->items[m->cur];
 	struct migstmt *s = &it->sql.v[m->stmt];
-	char *sql = xmalloc(s->len + 1), *label;
+	char *sql, *label;
+
+	if (run_cancelling(m->run)) {
+		run_body_done(m->run, false, NULL, NULL);
+		return;
+	}
+	sql = xmalloc(s->len + 1);
 
 	memcpy(sql, it->text + s->offset, s->len);
 	sql[s->len] = '\0';
@@ -1520,14 +1648,32 @@ body_start(struct run *r, void *arg)
 }
 
 static void
+kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct migrate *m = arg;
+
+	(void)fd;
+	(void)what;
+	if (m->backup_pid > 0)
+		(void)kill(-m->backup_pid, SIGKILL);
+}
+
+static void
 body_cancel(struct run *r, void *arg)
 {
 	struct migrate *m = arg;
 
 	(void)r;
 	if (m->backup_pid > 0) {
-		/* its exit ends the body */
-		(void)kill(m->backup_pid, SIGTERM);
+		/* its exit ends the body; the whole process group, and
+		 * SIGKILL if it is still there in 5 s */
+		struct timeval tv = { 5, 0 };
+
+		(void)kill(-m->backup_pid, SIGTERM);
+		if (m->kill_timer == NULL && (m->kill_timer = evtimer_new(
+		    m->d->base, kill_cb, m)) == NULL)
+			fatalx("evtimer_new failed");
+		evtimer_add(m->kill_timer, &tv);
 		return;
 	}
 	if (evtimer_pending(m->timer, NULL)) {
@@ -1548,10 +1694,11 @@ body_stop(struct run *r, void *arg)
 		event_free(m->backup_ev);
 		m->backup_ev = NULL;
 	}
+	if (m->kill_timer != NULL)
+		event_del(m->kill_timer);
 	if (m->backup_pid > 0) {
 		/* the run is over (connection lost): stop the backup too */
-		(void)kill(m->backup_pid, SIGTERM);
-		(void)waitpid(m->backup_pid, NULL, WNOHANG);
+		orphan(m, m->backup_pid);
 		m->backup_pid = 0;
 	}
 }

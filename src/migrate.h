@@ -52,5 +52,6 @@ json_t *migrate_result(struct migrate *);
 void migrate_free(struct migrate *);
 char *migrate_table_sql(const char *);
 char *migrate_schema_sql(const char *);
+void migrate_shutdown(void);
 
 #endif

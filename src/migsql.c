@@ -98,6 +98,12 @@ classify(const char *kind, json_t *n)
 	if (strcmp(kind, "DropStmt") == 0 && node_true(n, "concurrent"))
 		return MS_NONTX | MS_CONCURRENT;
 	if (strcmp(kind, "ReindexStmt") == 0) {
+		const char *rk = json_string_value(json_object_get(n, "kind"));
+
+		/* a whole database or system: one transaction per table */
+		if (rk != NULL && (strcmp(rk, "REINDEX_OBJECT_DATABASE") == 0 ||
+		    strcmp(rk, "REINDEX_OBJECT_SYSTEM") == 0))
+			return MS_NONTX;
 		json_array_foreach(json_object_get(n, "params"), i, e) {
 			const char *d = json_string_value(json_object_get(
 			    json_object_get(e, "DefElem"), "defname"));
@@ -109,6 +115,21 @@ classify(const char *kind, json_t *n)
 	}
 	if (strcmp(kind, "VacuumStmt") == 0 && node_true(n, "is_vacuumcmd"))
 		return MS_NONTX;
+	/* CLUSTER without a table does every clustered table */
+	if (strcmp(kind, "ClusterStmt") == 0 &&
+	    json_object_get(n, "relation") == NULL)
+		return MS_NONTX;
+	if (strcmp(kind, "AlterTableStmt") == 0) {
+		json_array_foreach(json_object_get(n, "cmds"), i, e) {
+			json_t *c = json_object_get(e, "AlterTableCmd");
+			json_t *pc = json_object_get(json_object_get(c, "def"),
+			    "PartitionCmd");
+
+			if (pc != NULL && node_true(pc, "concurrent"))
+				return MS_NONTX | MS_CONCURRENT;
+		}
+		return 0;
+	}
 	if (strcmp(kind, "CreatedbStmt") == 0 ||
 	    strcmp(kind, "DropdbStmt") == 0 ||
 	    strcmp(kind, "AlterSystemStmt") == 0 ||

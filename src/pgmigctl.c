@@ -264,6 +264,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "help") == 0 && argc >= 2 &&
 	    (spec = cmdspec_find_argv(argc - 1, argv + 1, &used)) != NULL)
 		command_help(spec);
+	if (strcmp(argv[0], "help") == 0 && argc == 2 && cmdspec_group(argv[1]))
+		group_help(argv[1], "--help");
 	if ((spec = cmdspec_find_argv(argc, argv, &used)) == NULL) {
 		if (cmdspec_group(argv[0]))
 			group_help(argv[0], argc > 1 ? argv[1] : NULL);

@@ -30,6 +30,7 @@
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "notify.h"
 #include "output.h"
 #include "pool.h"
@@ -449,7 +450,8 @@ main(int argc, char **argv)
 		code = run_once(&d, db, argc, argv);
 		db_free_all(&d);
 		metrics_finalise(&d);
-		event_base_free(d.base);
+		migrate_shutdown();
+	event_base_free(d.base);
 		conf_free(d.conf);
 		free(d.conf_path);
 		return code;
@@ -508,6 +510,7 @@ main(int argc, char **argv)
 	event_free(sigint);
 	event_free(d.grace);
 	log_event(LOG_NOTICE, LOG_EV_SHUTDOWN, NULL, 0, "pgmigd stopped");
+	migrate_shutdown();
 	event_base_free(d.base);
 	conf_free(d.conf);
 	free(d.conf_path);

@@ -465,8 +465,10 @@ progress_done(struct pgconn *c, PGresult *res, void *arg)
 	struct run *r = arg;
 
 	r->prog_busy = false;
+	/* a body's watch may have ended while the query was out */
 	if (pgres_ok(res) && PQntuples(res) == 1 && r->progress != NULL &&
-	    r->step == S_BODY) {
+	    r->step == S_BODY && (r->progress_label != NULL ||
+	    (r->body == NULL && r->next > 0 && r->next <= r->nstmts))) {
 		char *phase;
 		double pct = PQgetisnull(res, 0, 1) ? -1 :
 		    strtod(PQgetvalue(res, 0, 1), NULL);
@@ -496,7 +498,8 @@ progress_conn(struct pgconn *c, const char *err, void *arg)
 		r->prog_busy = false;
 		return;
 	}
-	if (r->conn == NULL || r->step != S_BODY) {
+	if (r->conn == NULL || r->step != S_BODY || (r->body != NULL &&
+	    r->progress_label == NULL)) {
 		r->prog_busy = false;
 		pool_release(r->db->pool, c);
 		return;

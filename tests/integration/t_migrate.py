@@ -498,6 +498,38 @@ with Cluster() as pg:
             pg, db4, "SELECT count(*) FROM schema_migrations")[0][0] == "3",
             "down cannot go past the baseline, and reverts nothing", err)
 
+    # ------------- a LATIN1 database; a backup pipeline cancelled
+    pg.psql("CREATE DATABASE latin1db ENCODING 'LATIN1' LC_COLLATE 'C' "
+            "LC_CTYPE 'C' TEMPLATE template0")
+    d6 = tempfile.mkdtemp(prefix="pgmig-l1-")
+    os.chmod(d6, 0o755)
+    write(d6, "001_enc.sql", "CREATE TABLE enc (s text DEFAULT 'café');\n")
+    with Daemon(databases=dbconf(pg, "latin1db", d6)) as d:
+        rc, out, err = d.ctl("migrate", "up")
+        ln = rows(pg, "latin1db", "SELECT length(pg_get_expr(adbin, adrelid)) "
+                  "FROM pg_attrdef WHERE adrelid = 'enc'::regclass")
+        R.ok(rc == 0 and ln == [["12"]], "UTF-8 files reach a LATIN1 "
+             "database intact ('café'::text is 12 characters: %s)" % ln, err)
+        write(d6, "002_more.sql", "CREATE TABLE more_t (a int);\n")
+        d.write_conf(conf_text(d.sock, databases=dbconf(
+            pg, "latin1db", d6, 'backup_command = "sleep 20 | cat";')))
+        d.ctl("reload")
+        bg = subprocess.Popen([PGMIGCTL, "-s", d.sock, "migrate", "up"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+        wait_for(lambda: "running backup_command" in d.logtext(), 10)
+        t0 = time.monotonic()
+        d.ctl("cancel", "migrate")
+        out, err = bg.communicate(timeout=30)
+        took = time.monotonic() - t0
+        left = subprocess.run(["pgrep", "-f", "^sleep 20$"],
+                              capture_output=True, text=True).stdout.split()
+        R.ok(bg.returncode == 1 and "cancel" in err and took < 3 and not left,
+             "cancel stops a backup_command pipeline (its process group) "
+             "at once: %.1f s, %d left" % (took, len(left)), err)
+        R.ok(rows(pg, "latin1db", "SELECT to_regclass('more_t') IS NULL")[0][0]
+             == "t", "... and nothing was applied")
+
     # ---------------------------------------------------------- lint
     d5 = tempfile.mkdtemp(prefix="pgmig-lint-")
     os.chmod(d5, 0o755)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -197,6 +198,114 @@ migfile_utf8_valid(const char *s, size_t len)
 }
 
 /*
+ * A cache of loaded files, by path, valid while the file's inode, size,
+ * mtime and ctime are the same: migrate status reads the whole directory
+ * at every call, and 1000 files would otherwise be opened, read and
+ * hashed each time.  A file changed less than MIGFILE_RACY_S ago is not
+ * cached (an edit within the clock's granularity would look unchanged).
+ */
+#define MIGFILE_RACY_S 2
+
+struct mf_cached {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	char *text;
+	size_t len;
+	char checksum[65];
+};
+
+static struct mf_cached *mf_cache;
+static size_t mf_ncache, mf_cap;	/* open addressing, power of 2 */
+
+static size_t
+mf_hash(const char *s)
+{
+	size_t h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct mf_cached *
+mf_slot(const char *path)
+{
+	size_t i;
+
+	if (mf_cap == 0)
+		return NULL;
+	for (i = mf_hash(path) & (mf_cap - 1);; i = (i + 1) & (mf_cap - 1))
+		if (mf_cache[i].path == NULL ||
+		    strcmp(mf_cache[i].path, path) == 0)
+			return &mf_cache[i];
+}
+
+static bool
+mf_same(const struct mf_cached *c, const struct stat *st)
+{
+	return c->dev == st->st_dev && c->ino == st->st_ino &&
+	    c->size == st->st_size &&
+	    c->mtime.tv_sec == st->st_mtim.tv_sec &&
+	    c->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	    c->ctime.tv_sec == st->st_ctim.tv_sec &&
+	    c->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static void
+mf_store(const char *path, const struct stat *st, const struct migfile *f)
+{
+	struct mf_cached *c;
+
+	if (time(NULL) - st->st_mtime < MIGFILE_RACY_S ||
+	    time(NULL) - st->st_ctime < MIGFILE_RACY_S)
+		return;
+	if (2 * (mf_ncache + 1) > mf_cap) {
+		struct mf_cached *old = mf_cache;
+		size_t i, ocap = mf_cap;
+
+		mf_cap = mf_cap == 0 ? 64 : 2 * mf_cap;
+		mf_cache = xcalloc(mf_cap, sizeof(*mf_cache));
+		for (i = 0; i < ocap; i++)
+			if (old[i].path != NULL)
+				*mf_slot(old[i].path) = old[i];
+		free(old);
+	}
+	c = mf_slot(path);
+	if (c->path == NULL) {
+		c->path = xstrdup(path);
+		mf_ncache++;
+	} else
+		free(c->text);
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	c->size = st->st_size;
+	c->mtime = st->st_mtim;
+	c->ctime = st->st_ctim;
+	c->text = xmalloc(f->len + 1);
+	memcpy(c->text, f->text, f->len + 1);
+	c->len = f->len;
+	memcpy(c->checksum, f->checksum, sizeof(c->checksum));
+}
+
+/* migfile_cache_free: forget every cached file (at exit). */
+void
+migfile_cache_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < mf_cap; i++) {
+		free(mf_cache[i].path);
+		free(mf_cache[i].text);
+	}
+	free(mf_cache);
+	mf_cache = NULL;
+	mf_ncache = mf_cap = 0;
+}
+
+/*
  * migfile_load: read path into f (size limit, UTF-8, normalized text and
  * checksum).  -1 with a reason in *cause.
  */
@@ -204,10 +313,20 @@ int
 migfile_load(const char *path, struct migfile *f, char **cause)
 {
 	struct stat st;
+	struct mf_cached *c;
 	char *raw;
 	ssize_t r;
 	size_t n = 0;
 	int fd;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (c = mf_slot(path)) != NULL && c->path != NULL && mf_same(c, &st)) {
+		f->text = xmalloc(c->len + 1);
+		memcpy(f->text, c->text, c->len + 1);
+		f->len = c->len;
+		memcpy(f->checksum, c->checksum, sizeof(f->checksum));
+		return 0;
+	}
 
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
@@ -237,6 +356,7 @@ migfile_load(const char *path, struct migfile *f, char **cause)
 	f->text = migfile_normalize(raw, n, &f->len);
 	free(raw);
 	migfile_checksum(f->text, f->len, f->checksum);
+	mf_store(path, &st, f);
 	return 0;
 }
 
@@ -324,12 +444,12 @@ migset_scan(const char *dir, struct migset *ret, char **cause)
 				    set.v[i].path);
 	}
 	for (k = 0; k < nrb; k++) {
-		bool found = false;
+		const struct migfile *mf = *cause == NULL ?
+		    migset_find(&set, rbv[k]) : NULL;
+		bool found = mf != NULL;
 
-		for (i = 0; i < set.n && *cause == NULL; i++) {
-			if (migfile_version_cmp(set.v[i].version, rbv[k]) != 0)
-				continue;
-			found = true;
+		if (mf != NULL) {
+			i = (size_t)(mf - set.v);
 			if (set.v[i].rollback_path != NULL)
 				xasprintf(cause, "two rollback files for "
 				    "version %s", rbv[k]);

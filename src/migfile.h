@@ -37,6 +37,7 @@ char *migfile_normalize(const char *, size_t, size_t *);
 void migfile_checksum(const char *, size_t, char[65]);
 bool migfile_utf8_valid(const char *, size_t);
 int migfile_load(const char *, struct migfile *, char **);
+void migfile_cache_free(void);
 int migset_scan(const char *, struct migset *, char **);
 void migset_free(struct migset *);
 const struct migfile *migset_find(const struct migset *, const char *);

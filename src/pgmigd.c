@@ -30,6 +30,7 @@
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
+#include "migfile.h"
 #include "migrate.h"
 #include "notify.h"
 #include "output.h"
@@ -451,6 +452,7 @@ main(int argc, char **argv)
 		db_free_all(&d);
 		metrics_finalise(&d);
 		migrate_shutdown();
+	migfile_cache_free();
 	event_base_free(d.base);
 		conf_free(d.conf);
 		free(d.conf_path);
@@ -511,6 +513,7 @@ main(int argc, char **argv)
 	event_free(d.grace);
 	log_event(LOG_NOTICE, LOG_EV_SHUTDOWN, NULL, 0, "pgmigd stopped");
 	migrate_shutdown();
+	migfile_cache_free();
 	event_base_free(d.base);
 	conf_free(d.conf);
 	free(d.conf_path);

@@ -467,6 +467,28 @@ with Cluster() as pg:
         R.ok(versions(st.get("pending", [])) == ["009"] and
              st.get("failed") == [] and st.get("current") == "008",
              "status tells the truth: 009 pending, current 008", st)
+
+        # SIGTERM in the middle of the same file: cancelled on the server
+        ctlp = subprocess.Popen([PGMIGCTL, "-s", k.sock, "migrate", "up"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        wait_for(lambda: rows(pg, db2, "SELECT count(*) FROM "
+                              "pg_stat_activity WHERE query LIKE "
+                              "'%pg_sleep(30)%' AND pid <> "
+                              "pg_backend_pid()")[0][0] == "1", 10)
+        t0 = time.monotonic()
+        code = k.stop(timeout=20)
+        took = time.monotonic() - t0
+        out, err = ctlp.communicate(timeout=10)
+        R.ok(code == 0 and took < 10 and ctlp.returncode == 1 and
+             "daemon stopping" in err, "SIGTERM mid-file: pgmigd exits 0 "
+             "in %.1f s, the client hears why" % took, err)
+        R.ok(rows(pg, db2, "SELECT status FROM pgmig.job_runs WHERE job = "
+                  "'migrate' ORDER BY run_id DESC LIMIT 1") == [["cancelled"]]
+             and rows(pg, db2, "SELECT to_regclass('long_t') IS NULL, "
+                      "(SELECT count(*) FROM schema_migrations WHERE version "
+                      "= '009')")[0] == ["t", "0"],
+             "... recorded cancelled, and the file rolled back")
         os.unlink(os.path.join(d2, "009_long.sql"))
 
     # ----------------------------- baseline of a hand-made database

@@ -156,14 +156,14 @@ cmd_migrate_down_exec(struct cmd_ctx *ctx)
 	return engine(ctx, &o);
 }
 
-/* cmd_migrate_baseline_exec: mark a database as at VERSION. */
-enum cmd_retval
-cmd_migrate_baseline_exec(struct cmd_ctx *ctx)
+/* baseline and repair: one VERSION */
+static enum cmd_retval
+version_op(struct cmd_ctx *ctx, enum migrate_op op)
 {
 	struct migrate_opts o;
 
 	memset(&o, 0, sizeof(o));
-	o.op = MIGRATE_BASELINE;
+	o.op = op;
 	o.version = arg(ctx, 0);
 	if (!version_valid(o.version))
 		return cmd_error(ctx, PROTO_E_USAGE, "not a version: %.64s",
@@ -171,19 +171,18 @@ cmd_migrate_baseline_exec(struct cmd_ctx *ctx)
 	return engine(ctx, &o);
 }
 
+/* cmd_migrate_baseline_exec: mark a database as at VERSION. */
+enum cmd_retval
+cmd_migrate_baseline_exec(struct cmd_ctx *ctx)
+{
+	return version_op(ctx, MIGRATE_BASELINE);
+}
+
 /* cmd_migrate_repair_exec: clear a failed record (or accept an edit). */
 enum cmd_retval
 cmd_migrate_repair_exec(struct cmd_ctx *ctx)
 {
-	struct migrate_opts o;
-
-	memset(&o, 0, sizeof(o));
-	o.op = MIGRATE_REPAIR;
-	o.version = arg(ctx, 0);
-	if (!version_valid(o.version))
-		return cmd_error(ctx, PROTO_E_USAGE, "not a version: %.64s",
-		    o.version != NULL ? o.version : "");
-	return engine(ctx, &o);
+	return version_op(ctx, MIGRATE_REPAIR);
 }
 
 /* ---- status, verify, lint: files + history, read only */

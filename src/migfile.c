@@ -487,23 +487,18 @@ migset_free(struct migset *set)
 	set->n = 0;
 }
 
+static int
+file_key_cmp(const void *key, const void *elem)
+{
+	return migfile_version_cmp(key,
+	    ((const struct migfile *)elem)->version);
+}
+
 /* migset_find: the migration with version v, or NULL. */
 const struct migfile *
 migset_find(const struct migset *set, const char *v)
 {
-	size_t lo = 0, hi = set->n;
-
-	/* sorted by version: a binary search (status compares every row) */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = migfile_version_cmp(set->v[mid].version, v);
-
-		if (c == 0)
-			return &set->v[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	/* sorted by version: status looks up every history row */
+	return set->n == 0 ? NULL : bsearch(v, set->v, set->n,
+	    sizeof(*set->v), file_key_cmp);
 }

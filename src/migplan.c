@@ -65,6 +65,12 @@ mighist_free(struct mighist *h)
 	h->n = 0;
 }
 
+static int
+row_key_cmp(const void *key, const void *elem)
+{
+	return migfile_version_cmp(key, ((const struct migrow *)elem)->version);
+}
+
 /*
  * mighist_find: the row of version (compared as versions), or NULL.
  * The rows are sorted (mighist_sort): a binary search.
@@ -72,20 +78,8 @@ mighist_free(struct mighist *h)
 const struct migrow *
 mighist_find(const struct mighist *h, const char *version)
 {
-	size_t lo = 0, hi = h->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = migfile_version_cmp(h->v[mid].version, version);
-
-		if (c == 0)
-			return &h->v[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return h->n == 0 ? NULL : bsearch(version, h->v, h->n,
+	    sizeof(*h->v), row_key_cmp);
 }
 
 /* mighist_baseline: the newest baseline version, or NULL. */

@@ -385,6 +385,26 @@ res_message(PGresult *res)
  * results before it succeeded), refined by the error's position
  * (characters from the start of the batch) when there is one
  */
+/*
+ * the line of the batch at an error position: characters (not bytes:
+ * UTF-8 lead bytes only) from its start, 1-based
+ */
+static int
+position_line(const char *batch, const char *pos)
+{
+	long chars = strtol(pos, NULL, 10), c = 0;
+	const unsigned char *p = (const unsigned char *)batch;
+	int l = 1;
+
+	for (; *p != '\0'; p++) {
+		if ((*p & 0xc0) != 0x80 && ++c >= chars)
+			break;
+		if (*p == '\n')
+			l++;
+	}
+	return l;
+}
+
 static int
 error_line(struct migrate *m, PGresult *res, const char *batch,
     int prefix_results, int prefix_lines, int *stmt)
@@ -392,30 +412,20 @@ error_line(struct migrate *m, PGresult *res, const char *batch,
 	struct mig_item *it = &m->items[m->cur];
 	int k = pgconn_results_ok(run_conn(m->run)) - prefix_results;
 	const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
-	int line = -1;
+	int line = -1, l = pos != NULL && batch != NULL ?
+	    position_line(batch, pos) - prefix_lines : -1;
 
 	*stmt = k;
-	if (k < 0 && pos != NULL && batch != NULL) {
+	if (k < 0 && l >= 1) {
 		/* refused as a whole (a syntax this server does not know):
 		 * nothing ran; the position names the line */
-		long chars = strtol(pos, NULL, 10), c = 0;
-		const unsigned char *p = (const unsigned char *)batch;
-		int l = 1;
-
-		for (; *p != '\0'; p++) {
-			if ((*p & 0xc0) != 0x80 && ++c >= chars)
-				break;
-			if (*p == '\n')
-				l++;
-		}
-		l -= prefix_lines;
 		*stmt = 0;
-		if (l >= 1 && l <= migsql_line_at(it->text, strlen(it->text)))
+		if (l <= migsql_line_at(it->text, strlen(it->text)))
 			return l;
 		/* past the file: something in it (a string or comment the
 		 * server reads differently) swallowed what follows; the last
 		 * statement is where to look */
-		if (l >= 1 && it->sql.n > 0)
+		if (it->sql.n > 0)
 			return it->sql.v[it->sql.n - 1].line;
 		*stmt = -1;
 		return -1;
@@ -423,24 +433,10 @@ error_line(struct migrate *m, PGresult *res, const char *batch,
 	if (k < 0 || (size_t)k >= it->sql.n)
 		return -1;
 	line = it->sql.v[k].line;
-	if (pos != NULL && batch != NULL) {
-		long chars = strtol(pos, NULL, 10), c = 0;
-		const unsigned char *p = (const unsigned char *)batch;
-		int l = 1;
-
-		/* characters, not bytes: count UTF-8 lead bytes only */
-		for (; *p != '\0'; p++) {
-			if ((*p & 0xc0) != 0x80 && ++c >= chars)
-				break;
-			if (*p == '\n')
-				l++;
-		}
-		l -= prefix_lines;
-		/* within the failing statement: the exact line */
-		if (l >= line && ((size_t)k + 1 >= it->sql.n ||
-		    l <= it->sql.v[k + 1].line))
-			line = l;
-	}
+	/* within the failing statement: the exact line */
+	if (l >= line && ((size_t)k + 1 >= it->sql.n ||
+	    l <= it->sql.v[k + 1].line))
+		line = l;
 	return line;
 }
 

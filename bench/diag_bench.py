@@ -80,6 +80,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
 
 from pgharness import Cluster, pg_version  # noqa: E402
+import benchlib  # noqa: E402
 import pgmigtest  # noqa: E402
 from pgmigtest import Daemon  # noqa: E402
 
@@ -438,15 +439,7 @@ def server_settings(pg):
 # --------------------------------------------------------------------- main
 
 def machine():
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = benchlib.cpu_model()
     mem = "?"
     try:
         with open("/proc/meminfo") as f:

@@ -78,6 +78,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from pgharness import Cluster, pg_version  # noqa: E402
 import pgmigtest  # noqa: E402
+import benchlib  # noqa: E402
 from pgmigtest import Daemon, PGMIGCTL, PGMIGD  # noqa: E402
 
 CC = os.environ.get("CC") or "cc"
@@ -104,16 +105,8 @@ for _ in range(int(n)):
 '''
 
 
-def log(msg):
-    print("# " + msg, file=sys.stderr, flush=True)
-
-
-def pct(sorted_vals, p):
-    """Nearest-rank percentile of an ascending list (p in 0..100)."""
-    if not sorted_vals:
-        return float("nan")
-    k = max(1, math.ceil(p / 100.0 * len(sorted_vals)))
-    return sorted_vals[min(k, len(sorted_vals)) - 1]
+log = benchlib.log
+pct = benchlib.pct
 
 
 def summary(vals):
@@ -152,15 +145,7 @@ def loadavg():
 
 
 def machine():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = benchlib.cpu_model()
     return "%s, %d CPUs, Linux %s, PostgreSQL %s" % (
         model, os.cpu_count(), os.uname().release, pg_version())
 
@@ -188,35 +173,11 @@ def build(tmp):
 
 
 def snapshot_binaries(tmp):
-    """Copy pgmigd and pgmigctl to tmp and use the copies: the tree may be
-    rebuilt while the benchmark runs.  Returns a description of them."""
+    """Copy pgmigd and pgmigctl to tmp and use the copies (benchlib)."""
     global PGMIGD, PGMIGCTL
-    import hashlib
-    desc = []
-    for name, src in (("pgmigd", PGMIGD), ("pgmigctl", PGMIGCTL)):
-        if not os.access(src, os.X_OK):
-            raise RuntimeError("%s is not built (make -j2)" % src)
-        dst = os.path.join(tmp, name)
-        shutil.copy2(src, dst)
-        with open(dst, "rb") as f:
-            h = hashlib.sha256(f.read()).hexdigest()[:12]
-        desc.append("%s sha256 %s… (built %s)" % (
-            name, h, time.strftime("%Y-%m-%d %H:%M:%S UTC",
-                                   time.gmtime(os.stat(dst).st_mtime))))
-    PGMIGD = pgmigtest.PGMIGD = os.path.join(tmp, "pgmigd")
-    PGMIGCTL = pgmigtest.PGMIGCTL = os.path.join(tmp, "pgmigctl")
-    try:
-        head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short",
-                               "HEAD"], capture_output=True, text=True,
-                              timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain",
-                                "--", "src"], capture_output=True, text=True,
-                               timeout=30).stdout.strip()
-        desc.insert(0, "git %s%s" % (head, " (src/ modified)" if dirty
-                                     else ""))
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return "; ".join(desc)
+    desc = benchlib.snapshot_binaries(tmp, REPO, PGMIGD, PGMIGCTL)
+    PGMIGD, PGMIGCTL = pgmigtest.PGMIGD, pgmigtest.PGMIGCTL
+    return desc
 
 
 def ctl(d, *args, timeout=600):

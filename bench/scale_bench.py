@@ -78,6 +78,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 import pgmigtest                                    # noqa: E402
+import benchlib  # noqa: E402
 from pgharness import Cluster, pg_version           # noqa: E402
 from pgmigtest import Daemon                        # noqa: E402
 
@@ -95,15 +96,7 @@ def log(msg):
 # ------------------------------------------------------------ environment
 
 def machine():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = benchlib.cpu_model()
     mem = "?"
     with open("/proc/meminfo") as f:
         for line in f:
@@ -137,33 +130,11 @@ def loadavg():
 
 
 def snapshot_binaries(tmp):
-    """Copy pgmigd and pgmigctl to tmp and use the copies."""
+    """Copy pgmigd and pgmigctl to tmp and use the copies (benchlib)."""
     global PGMIGD, PGMIGCTL
-    desc = []
-    for name, src in (("pgmigd", PGMIGD), ("pgmigctl", PGMIGCTL)):
-        if not os.access(src, os.X_OK):
-            raise RuntimeError("%s is not built (make -j2)" % src)
-        dst = os.path.join(tmp, name)
-        shutil.copy2(src, dst)
-        with open(dst, "rb") as f:
-            h = hashlib.sha256(f.read()).hexdigest()[:12]
-        desc.append("%s sha256 %s… (built %s)" % (
-            name, h, time.strftime("%Y-%m-%d %H:%M:%S UTC",
-                                   time.gmtime(os.stat(dst).st_mtime))))
-    PGMIGD = pgmigtest.PGMIGD = os.path.join(tmp, "pgmigd")
-    PGMIGCTL = pgmigtest.PGMIGCTL = os.path.join(tmp, "pgmigctl")
-    try:
-        head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short",
-                               "HEAD"], capture_output=True, text=True,
-                              timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain",
-                                "--", "src"], capture_output=True, text=True,
-                               timeout=30).stdout.strip()
-        desc.insert(0, "git %s%s" % (head, " (src/ modified)" if dirty
-                                     else ""))
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return "; ".join(desc)
+    desc = benchlib.snapshot_binaries(tmp, REPO, PGMIGD, PGMIGCTL)
+    PGMIGD, PGMIGCTL = pgmigtest.PGMIGD, pgmigtest.PGMIGCTL
+    return desc
 
 
 # ----------------------------------------------------------- measurements

@@ -15,6 +15,9 @@
 #include "conf.h"
 #include "cron.h"
 #include "db.h"
+#include "migfile.h"
+#include "migplan.h"
+#include "migrate.h"
 #include "pgmigd.h"
 #include "report.h"
 #include "sched.h"
@@ -23,7 +26,106 @@
 struct hc {
 	struct db *db;
 	json_t *result;
+	char *dir;		/* migrations_dir, copied; NULL: none */
+	char *table;		/* migrations_table, quoted */
 };
+
+static void
+hc_finish(struct cmd_ctx *ctx, struct hc *hc)
+{
+	ctx->result = hc->result;
+	free(hc->dir);
+	free(hc->table);
+	free(hc);
+	cmd_finish(ctx, CMD_RETURN_NORMAL);
+}
+
+/*
+ * the "migrations" check: critical when a migration failed (it blocks
+ * migrate up and may be half applied), warning when an applied file
+ * changed or is gone; the value is the number pending
+ */
+static void
+migrations_rows(struct cmd_ctx *ctx, PGresult *res, const char *err,
+    void *arg)
+{
+	struct hc *hc = arg;
+	struct migset set;
+	struct mighist hist = { NULL, 0 };
+	char *cause = NULL, msg[512];
+	json_t *st, *failed, *changed, *missing, *pending;
+	int i;
+
+	if (res == NULL && err != NULL) {
+		diag_health_add(hc->result, "migrations", "warning",
+		    json_null(), err);
+		hc_finish(ctx, hc);
+		return;
+	}
+	if (migset_scan(hc->dir, &set, &cause) == -1) {
+		diag_health_add(hc->result, "migrations", "warning",
+		    json_null(), cause);
+		free(cause);
+		hc_finish(ctx, hc);
+		return;
+	}
+	for (i = 0; res != NULL && i < PQntuples(res); i++)
+		mighist_add(&hist, PQgetvalue(res, i, 0), PQgetvalue(res, i,
+		    1), PQgetvalue(res, i, 2), NULL, 0, true,
+		    PQgetvalue(res, i, 3)[0] == 't');
+	mighist_sort(&hist);
+	st = migplan_status(&set, &hist);
+	failed = json_object_get(st, "failed");
+	changed = json_object_get(st, "changed");
+	missing = json_object_get(st, "missing");
+	pending = json_object_get(st, "pending");
+	if (json_array_size(failed) > 0) {
+		snprintf(msg, sizeof(msg), "migration %s failed and blocks "
+		    "migrate up: fix what it left, then migrate repair %s",
+		    json_string_value(json_object_get(json_array_get(failed,
+		    0), "version")), json_string_value(json_object_get(
+		    json_array_get(failed, 0), "version")));
+		diag_health_add(hc->result, "migrations", "critical",
+		    json_integer((json_int_t)json_array_size(pending)), msg);
+	} else if (json_array_size(changed) + json_array_size(missing) > 0) {
+		snprintf(msg, sizeof(msg), "%zu applied file%s changed, %zu "
+		    "gone (migrate status)", json_array_size(changed),
+		    json_array_size(changed) == 1 ? "" : "s",
+		    json_array_size(missing));
+		diag_health_add(hc->result, "migrations", "warning",
+		    json_integer((json_int_t)json_array_size(pending)), msg);
+	} else {
+		snprintf(msg, sizeof(msg), "%zu pending", json_array_size(
+		    pending));
+		diag_health_add(hc->result, "migrations", "ok",
+		    json_integer((json_int_t)json_array_size(pending)), msg);
+	}
+	json_decref(st);
+	mighist_free(&hist);
+	migset_free(&set);
+	hc_finish(ctx, hc);
+}
+
+static void
+migrations_probed(struct cmd_ctx *ctx, PGresult *res, const char *err,
+    void *arg)
+{
+	struct hc *hc = arg;
+	char *sql;
+
+	if (res == NULL) {
+		migrations_rows(ctx, NULL, err, hc);
+		return;
+	}
+	if (PQgetvalue(res, 0, 0)[0] != 't') {
+		migrations_rows(ctx, NULL, NULL, hc);	/* none applied */
+		return;
+	}
+	xasprintf(&sql, "SELECT version, description, checksum, success "
+	    "FROM %s", hc->table);
+	cmd_query(ctx, hc->db, sql, NULL, 0, migrations_rows, hc);
+	free(sql);
+}
 
 /* how long a job may go without a success before it counts as stopped */
 static int64_t
@@ -92,9 +194,14 @@ jobs_checked(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
 			diag_health_add(hc->result, name, "ok", json_null(),
 			    "not due yet");
 	}
-	ctx->result = hc->result;
-	free(hc);
-	cmd_finish(ctx, CMD_RETURN_NORMAL);
+	if (hc->dir != NULL) {
+		const char *params[1] = { hc->table };
+
+		cmd_query(ctx, hc->db, "SELECT pg_catalog.to_regclass($1) IS "
+		    "NOT NULL", params, 1, migrations_probed, hc);
+		return;
+	}
+	hc_finish(ctx, hc);
 }
 
 static void
@@ -123,6 +230,10 @@ health_done(struct cmd_ctx *ctx, struct db *db, json_t *metrics)
 	hc->db = db;
 	hc->result = diag_health_eval(metrics, &h);
 	json_decref(metrics);
+	if (db->conf->migrations_dir[0] != '\0') {
+		hc->dir = xstrdup(db->conf->migrations_dir);
+		hc->table = migrate_table_sql(db->conf->migrations_table);
+	}
 	params[0] = db->name;
 	xasprintf(&sql, "SELECT job, pg_catalog.floor(pg_catalog.date_part("
 	    "'epoch', pg_catalog.max(finished_at) FILTER (WHERE status = "

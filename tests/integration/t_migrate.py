@@ -269,6 +269,11 @@ with Cluster() as pg:
              st)
         rc, out, err = d.ctl("migrate", "up")
         R.ok(rc == 1 and "repair" in err, "up is blocked until repair", err)
+        rc, hc, err = jctl(d, "health-check")
+        mig = [c for c in hc.get("checks", []) if c["name"] == "migrations"]
+        R.ok(rc == 1 and mig and mig[0]["status"] == "critical" and
+             "007" in mig[0]["message"],
+             "health-check: the failed migration is critical", mig)
         pg.psql("DELETE FROM dup_t WHERE ctid = (SELECT max(ctid) FROM dup_t "
                 "WHERE v = 2)", db=db)
         rc, out, err = d.ctl("migrate", "repair", "007")
@@ -283,6 +288,10 @@ with Cluster() as pg:
              "is valid (dropped and rebuilt despite IF NOT EXISTS)", err)
         R.ok("dropping the INVALID index" in d.logtext(),
              "the INVALID index was reported and dropped")
+        rc, hc, err = jctl(d, "health-check")
+        mig = [c for c in hc.get("checks", []) if c["name"] == "migrations"]
+        R.ok(mig and mig[0]["status"] == "ok" and mig[0]["value"] == 0,
+             "health-check: migrations ok again, none pending", mig)
         rc, out, err = d.ctl("migrate", "repair", "007")
         R.ok(rc == 1 and "needs no repair" in err, "repair of a good record "
              "is refused", err)

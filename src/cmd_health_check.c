@@ -54,7 +54,6 @@ migrations_rows(struct cmd_ctx *ctx, PGresult *res, const char *err,
 	struct mighist hist = { NULL, 0 };
 	char *cause = NULL, msg[512];
 	json_t *st, *failed, *changed, *missing, *pending;
-	int i;
 
 	if (res == NULL && err != NULL) {
 		diag_health_add(hc->result, "migrations", "warning",
@@ -69,11 +68,7 @@ migrations_rows(struct cmd_ctx *ctx, PGresult *res, const char *err,
 		hc_finish(ctx, hc);
 		return;
 	}
-	for (i = 0; res != NULL && i < PQntuples(res); i++)
-		mighist_add(&hist, PQgetvalue(res, i, 0), PQgetvalue(res, i,
-		    1), PQgetvalue(res, i, 2), NULL, 0, true,
-		    PQgetvalue(res, i, 3)[0] == 't');
-	mighist_sort(&hist);
+	migrate_history_load(&hist, res);
 	st = migplan_status(&set, &hist);
 	failed = json_object_get(st, "failed");
 	changed = json_object_get(st, "changed");
@@ -121,8 +116,7 @@ migrations_probed(struct cmd_ctx *ctx, PGresult *res, const char *err,
 		migrations_rows(ctx, NULL, NULL, hc);	/* none applied */
 		return;
 	}
-	xasprintf(&sql, "SELECT version, description, checksum, success "
-	    "FROM %s", hc->table);
+	sql = migrate_history_sql(hc->table);
 	cmd_query(ctx, hc->db, sql, NULL, 0, migrations_rows, hc);
 	free(sql);
 }

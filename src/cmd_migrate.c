@@ -254,10 +254,7 @@ rd_probed(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
 		rd_report(ctx, rd);	/* no table: nothing applied */
 		return;
 	}
-	xasprintf(&sql, "SELECT version, description, checksum, "
-	    "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), execution_ms, transactional, "
-	    "success FROM %s", rd->table);
+	sql = migrate_history_sql(rd->table);
 	cmd_query(ctx, rd->db, sql, NULL, 0, rd_rows, rd);
 	free(sql);
 }
@@ -266,21 +263,12 @@ static void
 rd_rows(struct cmd_ctx *ctx, PGresult *res, const char *err, void *arg)
 {
 	struct rd *rd = arg;
-	int i, n;
 
 	if (res == NULL) {
 		rd_fail(ctx, rd, err);
 		return;
 	}
-	n = PQntuples(res);
-	for (i = 0; i < n; i++)
-		mighist_add(&rd->hist, PQgetvalue(res, i, 0),
-		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-		    PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
-		    strtoll(PQgetvalue(res, i, 4), NULL, 10),
-		    PQgetvalue(res, i, 5)[0] == 't',
-		    PQgetvalue(res, i, 6)[0] == 't');
-	mighist_sort(&rd->hist);
+	migrate_history_load(&rd->hist, res);
 	rd_report(ctx, rd);
 }
 
@@ -345,14 +333,6 @@ lint_file(json_t *findings, const char *name, const char *text)
 	migsql_free(&m);
 }
 
-static const char *
-base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s != NULL ? s + 1 : path;
-}
-
 /* lint: pending files (all of them without a database), or those given */
 static void
 lint_report(struct cmd_ctx *ctx, struct rd *rd)
@@ -376,9 +356,9 @@ lint_report(struct cmd_ctx *ctx, struct rd *rd)
 					pending = true;
 			if (!pending)
 				continue;
-			json_array_append_new(files, json_string(base_name(
+			json_array_append_new(files, json_string(path_base(
 			    f->path)));
-			lint_file(findings, base_name(f->path), f->text);
+			lint_file(findings, path_base(f->path), f->text);
 		}
 		json_decref(st);
 	}
@@ -393,9 +373,9 @@ lint_report(struct cmd_ctx *ctx, struct rd *rd)
 		size_t dl = strlen(real_dir);
 
 		if (f != NULL) {
-			json_array_append_new(files, json_string(base_name(
+			json_array_append_new(files, json_string(path_base(
 			    f->path)));
-			lint_file(findings, base_name(f->path), f->text);
+			lint_file(findings, path_base(f->path), f->text);
 			continue;
 		}
 		if (a[0] != '/' || realpath(a, real) == NULL) {
@@ -431,8 +411,8 @@ lint_report(struct cmd_ctx *ctx, struct rd *rd)
 			free(cause);
 			return;
 		}
-		json_array_append_new(files, json_string(base_name(real)));
-		lint_file(findings, base_name(real), lf.text);
+		json_array_append_new(files, json_string(path_base(real)));
+		lint_file(findings, path_base(real), lf.text);
 		free(lf.text);
 	}
 	json_array_foreach(findings, i, e)

@@ -350,17 +350,8 @@ static char *
 renamed(const char *name, const char *newname)
 {
 	const char *dot = strstr(name, "\".\"");
-	char *out, *q = xmalloc(2 * strlen(newname) + 3), *p = q;
-	const char *s;
+	char *out, *q = sql_quote_ident(newname, strlen(newname));
 
-	*p++ = '"';
-	for (s = newname; *s != '\0'; s++) {
-		if (*s == '"')
-			*p++ = '"';
-		*p++ = *s;
-	}
-	*p++ = '"';
-	*p = '\0';
 	if (dot == NULL)
 		return q;
 	xasprintf(&out, "%.*s.%s", (int)(dot - name + 1), name, q);

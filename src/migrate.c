@@ -77,7 +77,6 @@ struct mig_item {
 	char *name;		/* file name, for messages */
 	char *text;		/* the file (or its rollback) */
 	struct migsql sql;
-	bool parsed;
 };
 
 struct migrate {
@@ -135,24 +134,6 @@ static void finish_ok(struct migrate *);
 
 /* ---- names */
 
-/* "\"name\"": a quoted identifier */
-static char *
-quote_ident(const char *s, size_t n)
-{
-	char *q = xmalloc(2 * n + 3), *p = q;
-	size_t i;
-
-	*p++ = '"';
-	for (i = 0; i < n; i++) {
-		if (s[i] == '"')
-			*p++ = '"';
-		*p++ = s[i];
-	}
-	*p++ = '"';
-	*p = '\0';
-	return q;
-}
-
 /* migrate_table_sql: migrations_table ("s.t" or "t") quoted for SQL. */
 char *
 migrate_table_sql(const char *t)
@@ -161,11 +142,11 @@ migrate_table_sql(const char *t)
 	char *a, *b, *out;
 
 	if (dot == NULL) {
-		a = quote_ident("public", 6);
-		b = quote_ident(t, strlen(t));
+		a = sql_quote_ident("public", 6);
+		b = sql_quote_ident(t, strlen(t));
 	} else {
-		a = quote_ident(t, (size_t)(dot - t));
-		b = quote_ident(dot + 1, strlen(dot + 1));
+		a = sql_quote_ident(t, (size_t)(dot - t));
+		b = sql_quote_ident(dot + 1, strlen(dot + 1));
 	}
 	xasprintf(&out, "%s.%s", a, b);
 	free(a);
@@ -179,16 +160,8 @@ migrate_schema_sql(const char *t)
 {
 	const char *dot = strchr(t, '.');
 
-	return dot == NULL ? quote_ident("public", 6) :
-	    quote_ident(t, (size_t)(dot - t));
-}
-
-static const char *
-base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s != NULL ? s + 1 : path;
+	return dot == NULL ? sql_quote_ident("public", 6) :
+	    sql_quote_ident(t, (size_t)(dot - t));
 }
 
 static char *
@@ -216,6 +189,19 @@ reset_sql(struct migrate *m)
 	    CLIENT_UTF8 "; " CHECK_CLIENT, (long long)m->statement_timeout_ms,
 	    (long long)m->lock_timeout_ms);
 	return s;
+}
+
+/* end the open transaction and reset the session, then go to step */
+static void
+rollback(struct migrate *m, enum mig_step step)
+{
+	char *reset = reset_sql(m), *sql;
+
+	xasprintf(&sql, "ROLLBACK; %s", reset);
+	free(reset);
+	m->step = step;
+	run_body_exec(m->run, sql);
+	free(sql);
 }
 
 /* ---- life cycle */
@@ -369,13 +355,6 @@ finish_ok(struct migrate *m)
 	run_set_rows(m->run, (int64_t)json_array_size(m->done));
 	run_set_report(m->run, report(m));
 	run_body_done(m->run, true, NULL, NULL);
-}
-
-/* a failed query: its message, one line per part */
-static char *
-res_message(PGresult *res)
-{
-	return pgres_message(res);
 }
 
 /* ---- the error's place in a file */
@@ -798,16 +777,43 @@ create_table(struct migrate *m)
 	free(sql);
 }
 
-static void
-read_rows(struct migrate *m)
+/*
+ * migrate_history_sql: the query every reader of migrations_table (the
+ * quoted name) runs; migrate_history_load turns its result into rows.
+ */
+char *
+migrate_history_sql(const char *table)
 {
 	char *sql;
 
-	m->step = E_ROWS;
 	xasprintf(&sql, "SELECT version, description, checksum, "
 	    "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), execution_ms, transactional, "
-	    "success FROM %s", m->table);
+	    "success FROM %s", table);
+	return sql;
+}
+
+/* migrate_history_load: the rows of migrate_history_sql, sorted. */
+void
+migrate_history_load(struct mighist *h, PGresult *res)
+{
+	int i;
+
+	for (i = 0; res != NULL && i < PQntuples(res); i++)
+		mighist_add(h, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 2), PQgetisnull(res, i, 3) ? NULL :
+		    PQgetvalue(res, i, 3), strtoll(PQgetvalue(res, i, 4), NULL,
+		    10), PQgetvalue(res, i, 5)[0] == 't',
+		    PQgetvalue(res, i, 6)[0] == 't');
+	mighist_sort(h);
+}
+
+static void
+read_rows(struct migrate *m)
+{
+	char *sql = migrate_history_sql(m->table);
+
+	m->step = E_ROWS;
 	run_body_query(m->run, sql, 0, NULL);
 	free(sql);
 }
@@ -827,7 +833,7 @@ load_items(struct migrate *m, const size_t *idx, size_t n)
 		size_t k;
 
 		it->f = f;
-		it->name = xstrdup(base_name(path));
+		it->name = xstrdup(path_base(path));
 		it->row_version = xstrdup(m->op == MIGRATE_DOWN &&
 		    mighist_find(&m->hist, f->version) != NULL ?
 		    mighist_find(&m->hist, f->version)->version : f->version);
@@ -851,7 +857,6 @@ load_items(struct migrate *m, const size_t *idx, size_t n)
 			    MIGRATE_DOWN ? "reverted" : "applied");
 			return -1;
 		}
-		it->parsed = true;
 		for (k = 0; k < it->sql.n; k++) {
 			const char *var = json_string_value(json_object_get(
 			    it->sql.v[k].node, "name"));
@@ -1104,12 +1109,7 @@ file_start(struct migrate *m)
 			    "the files after it were not tried either");
 
 			m->stopped = r;
-			m->step = E_DRY_END;
-			reset = reset_sql(m);
-			xasprintf(&sql, "ROLLBACK; %s", reset);
-			free(reset);
-			run_body_exec(m->run, sql);
-			free(sql);
+			rollback(m, E_DRY_END);
 			return;
 		}
 		m->step = E_DRY_FILE;
@@ -1199,13 +1199,7 @@ file_next(struct migrate *m)
 		return;
 	}
 	if (m->dry_run) {
-		char *reset = reset_sql(m), *sql;
-
-		m->step = E_DRY_END;
-		xasprintf(&sql, "ROLLBACK; %s", reset);
-		free(reset);
-		run_body_exec(m->run, sql);
-		free(sql);
+		rollback(m, E_DRY_END);
 		return;
 	}
 	if (m->op == MIGRATE_UP && json_array_size(m->touched) > 0) {
@@ -1268,13 +1262,12 @@ set_result(struct migrate *m)
 /* ---- files that cannot run in a transaction */
 
 static void
-nt_fail(struct migrate *m, PGresult *res, const char *what)
+nt_fail(struct migrate *m, PGresult *res)
 {
 	struct mig_item *it = &m->items[m->cur];
-	char *msg = res_message(res), *v, *sql;
+	char *msg = pgres_message(res), *v, *sql;
 	const char *st = pgres_sqlstate(res);
 
-	(void)what;
 	log_file(m, LOG_EV_MIGRATION_FAILED, it->f->version, now_ms() -
 	    m->file_started_ms, st, "migration %s failed on %s: %s:%d: %s",
 	    it->f->version, m->db->name, it->name, it->sql.v[m->stmt].line,
@@ -1395,7 +1388,6 @@ body_result(struct run *r, PGresult *res, void *arg)
 	bool ok = pgres_ok(res);
 	const char *st = pgres_sqlstate(res);
 	char *msg;
-	int i, n;
 
 	(void)r;
 	switch (m->step) {
@@ -1429,15 +1421,7 @@ body_result(struct run *r, PGresult *res, void *arg)
 	case E_ROWS:
 		if (!ok)
 			break;
-		n = PQntuples(res);
-		for (i = 0; i < n; i++)
-			mighist_add(&m->hist, PQgetvalue(res, i, 0),
-			    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-			    PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i,
-			    3), strtoll(PQgetvalue(res, i, 4), NULL, 10),
-			    PQgetvalue(res, i, 5)[0] == 't',
-			    PQgetvalue(res, i, 6)[0] == 't');
-		mighist_sort(&m->hist);
+		migrate_history_load(&m->hist, res);
 		plan(m);
 		return;
 	case E_WRITE:
@@ -1453,7 +1437,6 @@ body_result(struct run *r, PGresult *res, void *arg)
 	case E_DRY_FILE:
 	case E_TX: {
 		int stmt, line;
-		const char *batch = NULL;
 
 		if (ok) {
 			file_done(m);
@@ -1463,7 +1446,7 @@ body_result(struct run *r, PGresult *res, void *arg)
 		    m->run)) >= it->sql.n + 3) {
 			/* BEGIN, the file, the row and COMMIT went through:
 			 * only the session reset after it failed */
-			msg = res_message(res);
+			msg = pgres_message(res);
 			log_warnx("%s: applied, but resetting the session "
 			    "failed: %s", it->name, msg);
 			free(msg);
@@ -1472,22 +1455,13 @@ body_result(struct run *r, PGresult *res, void *arg)
 		}
 		/* the line: the statement that failed, from the results
 		 * before it (BEGIN first, except in a dry run) */
-		batch = m->batch;
-		line = error_line(m, res, batch, m->step == E_TX ? 1 : 0,
+		line = error_line(m, res, m->batch, m->step == E_TX ? 1 : 0,
 		    m->step == E_TX ? 1 : 0, &stmt);
-		msg = res_message(res);
+		msg = pgres_message(res);
 		if (m->step == E_TX && retry_later(m, st, false)) {
 			free(msg);
 			/* the transaction is aborted: end it first */
-			m->step = E_TX_ROLLBACK;
-			{
-				char *reset = reset_sql(m), *sql;
-
-				xasprintf(&sql, "ROLLBACK; %s", reset);
-				free(reset);
-				run_body_exec(m->run, sql);
-				free(sql);
-			}
+			rollback(m, E_TX_ROLLBACK);
 			return;
 		}
 		if (!m->dry_run)
@@ -1555,7 +1529,7 @@ body_result(struct run *r, PGresult *res, void *arg)
 		return;
 	case E_NT_DROP:
 		if (!ok) {
-			nt_fail(m, res, "drop");
+			nt_fail(m, res);
 			return;
 		}
 		nt_next(m);
@@ -1575,7 +1549,7 @@ body_result(struct run *r, PGresult *res, void *arg)
 		}
 		if (retry_later(m, st, true))
 			return;
-		nt_fail(m, res, "statement");
+		nt_fail(m, res);
 		return;
 	case E_NT_FAILED: {
 		json_t *e = m->result;
@@ -1616,7 +1590,7 @@ body_result(struct run *r, PGresult *res, void *arg)
 	case E_ANALYZE:
 		if (!ok) {
 			/* the migrations are in; statistics can wait */
-			msg = res_message(res);
+			msg = pgres_message(res);
 			log_warnx("ANALYZE after migrating %s failed: %s",
 			    m->db->name, msg);
 			free(msg);
@@ -1629,7 +1603,7 @@ body_result(struct run *r, PGresult *res, void *arg)
 	case E_WAIT:
 		break;
 	}
-	msg = res_message(res);
+	msg = pgres_message(res);
 	fail(m, st, "%s", msg);
 	free(msg);
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 struct pgmigd;
 struct db;
@@ -53,5 +54,8 @@ void migrate_free(struct migrate *);
 char *migrate_table_sql(const char *);
 char *migrate_schema_sql(const char *);
 void migrate_shutdown(void);
+char *migrate_history_sql(const char *);
+struct mighist;
+void migrate_history_load(struct mighist *, PGresult *);
 
 #endif

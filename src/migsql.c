@@ -473,19 +473,8 @@ migsql_lint(const char *file, const char *text, const struct migsql *m)
 static void
 quote_ident_into(char **out, const char *name)
 {
-	char *q, *tmp;
-	size_t i, n = strlen(name);
+	char *q = sql_quote_ident(name, strlen(name)), *tmp;
 
-	q = xmalloc(2 * n + 3);
-	tmp = q;
-	*tmp++ = '"';
-	for (i = 0; i < n; i++) {
-		if (name[i] == '"')
-			*tmp++ = '"';
-		*tmp++ = name[i];
-	}
-	*tmp++ = '"';
-	*tmp = '\0';
 	if (*out == NULL)
 		*out = q;
 	else {

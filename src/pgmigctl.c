@@ -84,14 +84,16 @@ command_help(const struct cmd_spec *spec)
 static void __attribute__((noreturn))
 group_help(const char *group, const char *sub)
 {
+	bool asked = sub != NULL && (strcmp(sub, "--help") == 0 ||
+	    strcmp(sub, "-h") == 0);
+	FILE *f = asked ? stdout : stderr;
 	size_t i, n = strlen(group);
 
-	if (sub != NULL && strcmp(sub, "--help") != 0 && strcmp(sub, "-h") != 0)
+	if (sub != NULL && !asked)
 		fprintf(stderr, "pgmigctl: unknown command \"%s %s\"\n", group,
 		    sub);
-	fprintf(sub != NULL && strcmp(sub, "--help") != 0 && strcmp(sub,
-	    "-h") != 0 ? stderr : stdout, "usage: pgmigctl [-s SOCKET] "
-	    "[-d DATABASE] [--json] %s SUBCOMMAND\n\n", group);
+	fprintf(f, "usage: pgmigctl [-s SOCKET] [-d DATABASE] [--json] %s "
+	    "SUBCOMMAND\n\n", group);
 	for (i = 0; i < CMD_ID__COUNT; i++) {
 		char u[128];
 
@@ -99,13 +101,10 @@ group_help(const char *group, const char *sub)
 		    cmd_specs[i].name[n] != ' ')
 			continue;
 		cmdspec_usage(&cmd_specs[i], u, sizeof(u));
-		fprintf(sub != NULL && strcmp(sub, "--help") != 0 &&
-		    strcmp(sub, "-h") != 0 ? stderr : stdout, "  %-46s %s%s\n",
-		    u, cmd_specs[i].summary, cmd_specs[i].flags & CMD_MUTATE ?
-		    " [mutating]" : "");
+		fprintf(f, "  %-46s %s%s\n", u, cmd_specs[i].summary,
+		    cmd_specs[i].flags & CMD_MUTATE ? " [mutating]" : "");
 	}
-	exit(sub != NULL && strcmp(sub, "--help") != 0 && strcmp(sub,
-	    "-h") != 0 ? EXIT_USAGE : (sub == NULL ? EXIT_USAGE : 0));
+	exit(asked ? 0 : EXIT_USAGE);
 }
 
 static void __attribute__((noreturn, format(printf, 3, 4)))

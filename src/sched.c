@@ -28,6 +28,7 @@
 #include "log.h"
 #include "migfile.h"
 #include "migplan.h"
+#include "migrate.h"
 #include "pgmigd.h"
 #include "pool.h"
 #include "run.h"
@@ -693,7 +694,6 @@ count_pending(struct db *db, PGresult *res)
 	struct mighist hist = { NULL, 0 };
 	char *cause = NULL;
 	json_t *st;
-	int k;
 
 	if (db->retired || db->conf == NULL)
 		return;
@@ -703,10 +703,7 @@ count_pending(struct db *db, PGresult *res)
 		db->migrations_pending = -1;
 		return;
 	}
-	for (k = 0; res != NULL && k < PQntuples(res); k++)
-		mighist_add(&hist, PQgetvalue(res, k, 0), PQgetvalue(res, k, 1),
-		    NULL, NULL, 0, true, PQgetvalue(res, k, 2)[0] == 't');
-	mighist_sort(&hist);
+	migrate_history_load(&hist, res);
 	st = migplan_status(&set, &hist);
 	db->migrations_pending = (int64_t)json_array_size(json_object_get(st,
 	    "pending"));
@@ -723,20 +720,6 @@ migrations_counted(struct db *db, PGresult *res, void *arg)
 		count_pending(db, res);
 }
 
-/* the quoted migrations_table: a validated [schema.]table */
-static char *
-migrations_table(struct db *db)
-{
-	const char *t = db->conf->migrations_table, *dot = strchr(t, '.');
-	char *q;
-
-	if (dot != NULL)
-		xasprintf(&q, "\"%.*s\".\"%s\"", (int)(dot - t), t, dot + 1);
-	else
-		xasprintf(&q, "\"%s\"", t);
-	return q;
-}
-
 static void
 migrations_probed(struct db *db, PGresult *res, void *arg)
 {
@@ -750,8 +733,8 @@ migrations_probed(struct db *db, PGresult *res, void *arg)
 		count_pending(db, NULL);	/* nothing applied yet */
 		return;
 	}
-	q = migrations_table(db);
-	xasprintf(&sql, "SELECT version, description, success FROM %s", q);
+	q = migrate_table_sql(db->conf->migrations_table);
+	sql = migrate_history_sql(q);
 	/* state_query formats with the state schema: no other % here */
 	state_query(db, sql, NULL, 0, migrations_counted, NULL);
 	free(sql);
@@ -768,7 +751,7 @@ migrations_check(struct db *db)
 	    db->migrations_checked_ms < MIGRATIONS_CHECK_MS)
 		return;
 	db->migrations_checked_ms = now_ms();
-	q = migrations_table(db);
+	q = migrate_table_sql(db->conf->migrations_table);
 	params[0] = q;
 	state_query(db, "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
 	    params, 1, migrations_probed, NULL);

@@ -320,3 +320,30 @@ loopback_addr_parse(const char *s, char *host, size_t hlen, int *port)
 	return -1;
 }
 
+
+/* sql_quote_ident: the n bytes of s as a quoted identifier, " doubled. */
+char *
+sql_quote_ident(const char *s, size_t n)
+{
+	char *q = xmalloc(2 * n + 3), *p = q;
+	size_t i;
+
+	*p++ = '"';
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"')
+			*p++ = '"';
+		*p++ = s[i];
+	}
+	*p++ = '"';
+	*p = '\0';
+	return q;
+}
+
+/* path_base: the last component of a path (borrowed). */
+const char *
+path_base(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s != NULL ? s + 1 : path;
+}

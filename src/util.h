@@ -30,6 +30,8 @@ int64_t now_ms(void);
 
 bool ident_valid(const char *, size_t);
 bool sql_name_valid(const char *);
+char *sql_quote_ident(const char *, size_t);
+const char *path_base(const char *);
 int loopback_addr_parse(const char *, char *, size_t, int *);
 
 #endif

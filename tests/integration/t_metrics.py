@@ -114,10 +114,15 @@ with Cluster() as pg:
                  "20250618_075008_add_index.sql"):
         with open(os.path.join(migdir, name), "w") as f:
             f.write("SELECT 1;\n")
+    # the table as DESIGN.md defines it (pgmigd creates it so)
     pg.psql("CREATE TABLE public.schema_migrations (version text PRIMARY KEY,"
-            " description text NOT NULL, success boolean NOT NULL); INSERT "
-            "INTO public.schema_migrations VALUES ('1', 'initial_schema', "
-            "true)", db=db)
+            " description text NOT NULL, checksum text NOT NULL, applied_at "
+            "timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL "
+            "DEFAULT 0, applied_by text NOT NULL DEFAULT current_user, "
+            "transactional boolean NOT NULL DEFAULT true, success boolean NOT "
+            "NULL); INSERT INTO public.schema_migrations (version, "
+            "description, checksum, success) VALUES ('1', 'initial_schema', "
+            "'', true)", db=db)
     conf = ('{ name = "music"; conninfo = "%s"; migrations_dir = "%s"; jobs = ( '
             '{ name = "tick"; type = "sql"; schedule = "*/1 * * * * *"; sql = "SELECT 1"; },'
             '{ name = "bad"; type = "sql"; schedule = "@yearly"; sql = "SELECT 1/0"; } ); },'

@@ -318,6 +318,21 @@ exec(struct run *r, const char *sql)
 
 /* ---- side connection: cancel and progress */
 
+/*
+ * a finished run kept for its side queries: freed with the last one; it
+ * holds its database, which a reload may have dropped meanwhile
+ */
+static void
+zombie_done(struct run *r)
+{
+	struct db *db = r->db;
+
+	if (!r->zombie || r->side_busy || r->prog_busy)
+		return;
+	run_free(r);
+	db_drop(db);
+}
+
 static void
 side_cancel_done(struct pgconn *c, PGresult *res, void *arg)
 {
@@ -326,8 +341,7 @@ side_cancel_done(struct pgconn *c, PGresult *res, void *arg)
 	PQclear(res);
 	r->side_busy = false;
 	pool_release(r->db->pool, c);
-	if (r->zombie && !r->prog_busy)
-		run_free(r);
+	zombie_done(r);
 }
 
 static void
@@ -481,8 +495,7 @@ progress_done(struct pgconn *c, PGresult *res, void *arg)
 	}
 	PQclear(res);
 	pool_release(r->db->pool, c);
-	if (r->zombie && !r->side_busy)
-		run_free(r);
+	zombie_done(r);
 }
 
 static void
@@ -1581,9 +1594,10 @@ run_finish(struct run *r)
 		r->prog_wait = NULL;
 		r->prog_busy = false;
 	}
-	if (r->side_busy || r->prog_busy)
+	if (r->side_busy || r->prog_busy) {
 		r->zombie = true;	/* the side query frees it */
-	else
+		db_hold(db);
+	} else
 		run_free(r);
 	sched_kick(d);	/* a place under max_running_jobs is free */
 	if (db->retired && db->nruns == 0 && db->users == 0)
